@@ -6,9 +6,17 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from .runtime import keep_freed_memory
+
 # command → (module, help). Each module defines add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
     "params": ("sofkd_lib.params_cli", "print Table 2 (parameter counts, M = 2^20)"),
+    "export": ("sofkd_lib.export", "export a teacher/student checkpoint to ONNX (ONNX Runtime, CPU)"),
+    "evaluate": ("sofkd_lib.evaluate", "score a model or bicubic by the authors' Vid4 protocol (PSNR/SSIM/EPE JSON)"),
+    "upscale": ("sofkd_lib.upscale", "super-resolve a folder of frames or a video file (tiled, bounded memory)"),
+    "pipeline": ("sofkd_lib.pipeline", "train every variant with papermill, evaluate, build the book"),
+    "train": ("sofkd_lib.train", "train the teacher or a student variant of Table 1 (resumable, DDP)"),
+    "record": ("sofkd_lib.record", "train, evaluate and record variants with provenance in results/recorded"),
 }
 
 
@@ -24,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    keep_freed_memory()
     return int(importlib.import_module(args._module).run(args) or 0)
 
 

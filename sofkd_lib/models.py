@@ -30,6 +30,22 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     return x.view(b, groups, c // groups, h, w).transpose(1, 2).reshape(b, c, h, w)
 
 
+def shuffled_concat(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``channel_shuffle(torch.cat((a, b), 1), 2)`` in one copy instead of two.
+
+    The 2-group shuffle interleaves the halves (output channel 2i is ``a[:, i]``,
+    2i+1 is ``b[:, i]``), which is a stack on a new axis right after the channel
+    axis. The stack is taken in the memory order of the inputs, so a channels_last
+    network stays channels_last. Bitwise identical to the cat + shuffle.
+    """
+    n, c, h, w = a.shape
+    if a.is_contiguous(memory_format=torch.channels_last) or b.is_contiguous(memory_format=torch.channels_last):
+        # NHWC memory: interleave along the innermost (channel) axis.
+        out = torch.stack((a.permute(0, 2, 3, 1), b.permute(0, 2, 3, 1)), dim=-1)
+        return out.view(n, h, w, 2 * c).permute(0, 3, 1, 2)
+    return torch.stack((a, b), dim=2).view(n, 2 * c, h, w)
+
+
 class ResBlock(nn.Module):
     """The authors' ``ResB``: half the channels pass through, the other half go
     through 1x1 → LeakyReLU → depthwise 3x3 → 1x1 → LeakyReLU, then a 2-group
@@ -49,9 +65,10 @@ class ResBlock(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        half = x.shape[1] // 2
-        out = torch.cat((x[:, :half], self.body(x[:, half:])), dim=1)
-        return channel_shuffle(out, 2)
+        # chunk, not two slices: the backward of a split is one cat, whereas each
+        # slice's backward zero-fills a full-size gradient and the two get added.
+        passed, processed = x.chunk(2, dim=1)
+        return shuffled_concat(passed, self.body(processed))
 
 
 class CascadedResBlocks(nn.Module):
@@ -226,6 +243,10 @@ class SOFVSR(nn.Module):
         self.n_frames = n_frames
         self.ofrnet = OFRnet(scale, channels)
         self.srnet = SRnet(scale, channels, n_frames)
+        # channels_last (NHWC) weights make every conv run NHWC: the depthwise and
+        # 1x1 convs are faster so on CPU (bench/README.md) and no layout reorders
+        # happen between layers. Values and state-dict keys are unchanged.
+        self.to(memory_format=torch.channels_last)
 
     def estimate_flows(self, lr: torch.Tensor) -> FlowPyramid:
         """Flows of every neighbour towards the centre, each level (B, T-1, 2, h_l, w_l)."""

@@ -29,8 +29,10 @@ def pixels_to_model(flow_px: torch.Tensor) -> torch.Tensor:
 
 def _base_grid(h: int, w: int, like: torch.Tensor) -> torch.Tensor:
     """Identity sampling grid (1, h, w, 2) in align_corners=True coordinates."""
-    ys = torch.linspace(-1.0, 1.0, h, device=like.device, dtype=like.dtype)
-    xs = torch.linspace(-1.0, 1.0, w, device=like.device, dtype=like.dtype)
+    # arange, not linspace: the ONNX exporter keeps arange symbolic in h and w,
+    # whereas it froze a linspace grid to the traced size.
+    ys = torch.arange(h, device=like.device, dtype=like.dtype) * (2.0 / (h - 1)) - 1.0
+    xs = torch.arange(w, device=like.device, dtype=like.dtype) * (2.0 / (w - 1)) - 1.0
     gy, gx = torch.meshgrid(ys, xs, indexing="ij")
     return torch.stack((gx, gy), dim=-1).unsqueeze(0)
 
@@ -54,7 +56,10 @@ def flow_warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
         )
     if h < 2 or w < 2:
         raise ValueError(f"flow_warp needs H, W >= 2; got image {tuple(image.shape)}")
-    scale = flow.new_tensor([FLOW_SCALE_NUMERATOR / (w - 1), FLOW_SCALE_NUMERATOR / (h - 1)])
-    offset = flow.permute(0, 2, 3, 1) * scale
+    # Scalars times tensors (not a new_tensor of the factors): the ONNX exporter
+    # keeps the factors symbolic in h and w instead of freezing the traced size.
+    offset = torch.stack(
+        (flow[:, 0] * (FLOW_SCALE_NUMERATOR / (w - 1)), flow[:, 1] * (FLOW_SCALE_NUMERATOR / (h - 1))), dim=-1
+    )
     grid = _base_grid(h, w, flow) + offset
     return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=True)

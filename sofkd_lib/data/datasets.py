@@ -1,0 +1,279 @@
+"""Video clips and dataset readers: Vid4-style folders, DAVIS-2017, any folder, video files.
+
+Every reader returns a list of :class:`Clip` (RGB uint8 frames plus provenance).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..settings import DATA_ENV, shared_data_root
+from .io import (
+    IMAGE_SUFFIXES,
+    MIN_FRAMES,
+    VIDEO_SUFFIXES,
+    DataError,
+    list_images,
+    natural_sorted,
+    read_frames,
+    read_video,
+)
+
+DATASET_KINDS = ("vid4", "davis", "folder", "video", "embedded")
+
+
+@dataclass(frozen=True, eq=False)
+class LayeredMotion:
+    """Ground-truth motion of a layered synthetic clip.
+
+    ``affines[t, l]`` (2×3) maps layer ``l``'s own coordinates (x, y) to frame
+    ``t``'s pixel coordinates; ``labels[t]`` (H×W uint8) is the layer visible at
+    each pixel of frame ``t``. Flow follows from the two exactly.
+    """
+
+    affines: np.ndarray  # (T, L, 2, 3) float64
+    labels: np.ndarray  # (T, H, W) uint8
+
+    def flow(self, centre: int, neighbour: int) -> np.ndarray:
+        """(H, W, 2) flow (dx, dy) with frame[centre](p) ≈ frame[neighbour](p + flow(p))."""
+        n_layers = self.affines.shape[1]
+        h, w = self.labels.shape[1:]
+        ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+        pts = np.stack((xs, ys, np.ones_like(xs)), axis=-1)  # (H, W, 3)
+        out = np.zeros((h, w, 2), dtype=np.float64)
+        label = self.labels[centre]
+        for layer in range(n_layers):
+            sel = label == layer
+            if not sel.any():
+                continue
+            to_c = np.vstack((self.affines[centre, layer], [0.0, 0.0, 1.0]))
+            to_n = np.vstack((self.affines[neighbour, layer], [0.0, 0.0, 1.0]))
+            # Point p in the centre frame came from layer point A_c⁻¹p; the neighbour shows it at A_n A_c⁻¹ p.
+            m = (to_n @ np.linalg.inv(to_c))[:2]
+            p = pts[sel]
+            out[sel] = p @ m.T - p[:, :2]
+        return out.astype(np.float32)
+
+    def crop(self, h: int, w: int) -> LayeredMotion:
+        """Top-left crop: pixel coordinates, hence affines, are unchanged."""
+        return LayeredMotion(self.affines, self.labels[:, :h, :w])
+
+    def head(self, n: int) -> LayeredMotion:
+        return LayeredMotion(self.affines[:n], self.labels[:n])
+
+
+@dataclass(eq=False)  # arrays inside: compare clips by identity
+class Clip:
+    """One video sequence: ``frames`` (T, H, W, 3) uint8 RGB, a ``name`` and its ``source``."""
+
+    name: str
+    frames: np.ndarray
+    source: str
+    motion: LayeredMotion | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        f = self.frames
+        if not isinstance(f, np.ndarray) or f.dtype != np.uint8 or f.ndim != 4 or f.shape[-1] != 3:
+            got = f"{f.dtype} {f.shape}" if isinstance(f, np.ndarray) else type(f).__name__
+            raise DataError(f"clip {self.name!r}: frames must be a (T, H, W, 3) uint8 array, got {got}")
+        if f.shape[0] < MIN_FRAMES:
+            raise DataError(f"clip {self.name!r} has {f.shape[0]} frame(s); a sequence needs at least {MIN_FRAMES}")
+        if self.motion is not None and self.motion.labels.shape != f.shape[:3]:
+            raise DataError(
+                f"clip {self.name!r}: motion labels {self.motion.labels.shape} do not match frames {f.shape}"
+            )
+
+    def __len__(self) -> int:
+        return int(self.frames.shape[0])
+
+    @property
+    def height(self) -> int:
+        return int(self.frames.shape[1])
+
+    @property
+    def width(self) -> int:
+        return int(self.frames.shape[2])
+
+    @property
+    def has_flow(self) -> bool:
+        return self.motion is not None
+
+    def gt_flow(self, centre: int, neighbour: int) -> np.ndarray | None:
+        """Ground-truth (H, W, 2) flow in HR pixels, (dx, dy), such that
+        ``frames[centre][y, x] ≈ frames[neighbour][y + dy, x + dx]``; None when unknown."""
+        if self.motion is None:
+            return None
+        for idx in (centre, neighbour):
+            if not 0 <= idx < len(self):
+                raise IndexError(f"clip {self.name!r}: frame {idx} out of range 0..{len(self) - 1}")
+        return self.motion.flow(centre, neighbour)
+
+    def crop(self, height: int, width: int) -> Clip:
+        """The top-left ``height`` × ``width`` region of every frame (flow stays valid)."""
+        if not (0 < height <= self.height and 0 < width <= self.width):
+            raise ValueError(f"clip {self.name!r}: cannot crop {self.height}×{self.width} to {height}×{width}")
+        motion = self.motion.crop(height, width) if self.motion is not None else None
+        return replace(self, frames=self.frames[:, :height, :width], motion=motion)
+
+    def head(self, n_frames: int | None) -> Clip:
+        """The first ``n_frames`` frames (all when None)."""
+        if n_frames is None or n_frames >= len(self):
+            return self
+        motion = self.motion.head(n_frames) if self.motion is not None else None
+        return replace(self, frames=self.frames[:n_frames], motion=motion)
+
+
+def missing_root_error(kind: str, root: Path, hint: str = "") -> DataError:
+    """The error for an absent data folder: where we looked and how to point elsewhere."""
+    return DataError(
+        f"{kind} data not found: looked in {root}{hint}. Point at it with --data DIR "
+        f"(or the root= argument), or set {DATA_ENV} to the shared data folder "
+        f"(currently {shared_data_root()}); with no data at all use the offline 'embedded' split."
+    )
+
+
+def _sequence_folder(seq_dir: Path) -> Path:
+    """``seq/hr`` when it exists (Vid4-style), else ``seq`` itself."""
+    hr = seq_dir / "hr"
+    return hr if hr.is_dir() else seq_dir
+
+
+def read_vid4(root: str | os.PathLike, max_frames: int | None = None) -> list[Clip]:
+    """Vid4-style: ``ROOT/<sequence>/hr/*.png`` or ``ROOT/<sequence>/*.png``, sequences naturally sorted."""
+    root = Path(root)
+    if not root.is_dir():
+        raise missing_root_error("Vid4-style", root)
+    seqs = [d for d in natural_sorted(root.iterdir()) if d.is_dir() and not d.name.startswith(".")]
+    seqs = [d for d in seqs if list_images(_sequence_folder(d))]
+    if not seqs:
+        raise DataError(
+            f"{root}: no sequence folders with frames (expected ROOT/<sequence>/hr/*.png or ROOT/<sequence>/*.png)"
+        )
+    return [
+        Clip(d.name, read_frames(_sequence_folder(d), max_frames), f"frames from {_sequence_folder(d)}")
+        for d in seqs
+    ]
+
+
+#: DAVIS-2017 split list names accepted by :func:`read_davis` ("test" means the public val set).
+DAVIS_SPLITS = {"train": "train", "val": "val", "test": "val", "test-dev": "test-dev"}
+
+
+def read_davis(
+    root: str | os.PathLike, split: str = "val", resolution: str = "480p", max_frames: int | None = None
+) -> list[Clip]:
+    """DAVIS-2017: ``ROOT/JPEGImages/<resolution>/<seq>/*.jpg``, sequences from
+    ``ROOT/ImageSets/2017/<split>.txt`` (``split`` train, val, test-dev; ``test`` = val; ``all``)."""
+    root = Path(root)
+    frames_root = root / "JPEGImages" / resolution
+    if not frames_root.is_dir():
+        raise missing_root_error("DAVIS-2017", frames_root, " (expected ROOT/JPEGImages/480p/<sequence>/*.jpg)")
+    if split == "all":
+        names = [d.name for d in natural_sorted(frames_root.iterdir()) if d.is_dir()]
+    else:
+        if split not in DAVIS_SPLITS:
+            raise ValueError(f"DAVIS split must be one of {sorted(DAVIS_SPLITS)} or 'all', got {split!r}")
+        list_file = root / "ImageSets" / "2017" / f"{DAVIS_SPLITS[split]}.txt"
+        if not list_file.is_file():
+            raise DataError(f"DAVIS split list not found: {list_file}")
+        names = [line.strip() for line in list_file.read_text().splitlines() if line.strip()]
+    clips = []
+    for name in names:
+        folder = frames_root / name
+        if not folder.is_dir():
+            raise DataError(f"{list_file if split != 'all' else frames_root}: sequence {name!r} has no folder {folder}")
+        clips.append(Clip(name, read_frames(folder, max_frames), f"DAVIS-2017 {resolution} {folder}"))
+    return clips
+
+
+def read_folder(root: str | os.PathLike, max_frames: int | None = None) -> list[Clip]:
+    """A folder of frames (one clip) or a folder of such folders (one clip each)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise missing_root_error("frame folder", root)
+    if list_images(root):
+        return [Clip(root.name, read_frames(root, max_frames), f"frames from {root}")]
+    return read_vid4(root, max_frames)
+
+
+def read_videos(root: str | os.PathLike, max_frames: int | None = None) -> list[Clip]:
+    """A video file (one clip) or a folder of video files (one clip each), decoded with PyAV."""
+    root = Path(root)
+    if root.is_file():
+        files = [root]
+    elif root.is_dir():
+        files = natural_sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+        if not files:
+            raise DataError(f"{root}: no video files ({', '.join(VIDEO_SUFFIXES)})")
+    else:
+        raise missing_root_error("video", root)
+    return [Clip(p.stem, read_video(p, max_frames), f"video file {p}") for p in files]
+
+
+def detect_kind(root: str | os.PathLike) -> str:
+    """Guess the dataset kind of ``root``: embedded, video, davis, folder or vid4."""
+    if str(root) == "embedded":
+        return "embedded"
+    root = Path(root)
+    if root.is_file():
+        return "video" if root.suffix.lower() in VIDEO_SUFFIXES else "folder"
+    if not root.exists():
+        raise missing_root_error("dataset", root)
+    if (root / "JPEGImages").is_dir():
+        return "davis"
+    if any(p.suffix.lower() in IMAGE_SUFFIXES for p in root.iterdir() if p.is_file()):
+        return "folder"
+    if any(p.suffix.lower() in VIDEO_SUFFIXES for p in root.iterdir() if p.is_file()):
+        return "video"
+    return "vid4"
+
+
+def load_dataset(
+    kind: str, root: str | os.PathLike | None = None, split: str = "test", max_frames: int | None = None
+) -> list[Clip]:
+    """Clips of a dataset ``kind`` ("vid4", "davis", "folder", "video", "embedded" or "auto") at ``root``."""
+    if kind == "auto":
+        if root is None:
+            raise ValueError("load_dataset(kind='auto') needs a root")
+        kind = detect_kind(root)
+    if kind == "embedded":
+        from .embedded import load_embedded
+
+        cache = None if root is None or str(root) == "embedded" else root  # a root here is a cache folder
+        return [c.head(max_frames) for c in load_embedded(split, cache=cache)]
+    if kind not in DATASET_KINDS:
+        raise ValueError(f"unknown dataset kind {kind!r}; choose one of {DATASET_KINDS} or 'auto'")
+    if root is None:
+        if kind != "vid4":
+            raise ValueError(f"dataset kind {kind!r} needs a root folder (--data DIR)")
+        root = shared_data_root() / "vid4"
+    if kind == "vid4":
+        return read_vid4(root, max_frames)
+    if kind == "davis":
+        return read_davis(root, "val" if split == "test" else split, max_frames=max_frames)
+    if kind == "folder":
+        return read_folder(root, max_frames)
+    return read_videos(root, max_frames)
+
+
+def load_split(name: str = "embedded", split: str = "train", root: str | os.PathLike | None = None) -> list[Clip]:
+    """A named split: ``embedded`` (offline, built on first use), ``vid4`` (test only) or ``davis``.
+
+    ``root`` overrides where the data lives (for ``embedded``: the cache folder).
+    """
+    if split not in ("train", "test", "val", "test-dev"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if name == "embedded":
+        from .embedded import load_embedded
+
+        return load_embedded(split, cache=root)
+    if name == "vid4":
+        if split == "train":
+            raise ValueError("Vid4 is a test set only; never train on it (use 'embedded' or 'davis')")
+        return read_vid4(Path(root) if root is not None else shared_data_root() / "vid4")
+    if name == "davis":
+        return read_davis(Path(root) if root is not None else shared_data_root() / "davis", split)
+    raise ValueError(f"unknown split name {name!r}; choose 'embedded', 'vid4' or 'davis'")

@@ -1,0 +1,211 @@
+"""Reading and writing frames: natural sort, PIL/PyAV decoding, clear errors, atomic writes."""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".y4m")
+MIN_FRAMES = 3
+
+
+class DataError(ValueError):
+    """Bad input data; the message names the file or folder at fault."""
+
+
+def natural_key(name: str | os.PathLike) -> list:
+    """Sort key that orders ``frame2`` before ``frame10`` (digit runs compared as numbers)."""
+    text = Path(name).name
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
+
+
+def natural_sorted(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """``paths`` as Paths in natural order."""
+    return sorted((Path(p) for p in paths), key=natural_key)
+
+
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """Image files directly inside ``folder``, naturally sorted (hidden files ignored)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"not a folder of frames: {folder}")
+    return natural_sorted(
+        p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
+    )
+
+
+def _to_uint8_rgb(arr: np.ndarray, path: Path, sixteen_bit: bool = False) -> np.ndarray:
+    """Grayscale → RGB, 16-bit → 8-bit (÷257, rounded), opaque RGBA → RGB; else refuse."""
+    if arr.dtype != np.uint8 and (sixteen_bit or arr.dtype == np.uint16):
+        arr = np.floor(arr.astype(np.float64) / 257.0 + 0.5).clip(0, 255).astype(np.uint8)
+    elif arr.dtype == bool:
+        arr = arr.astype(np.uint8) * 255
+    elif arr.dtype != np.uint8:
+        if arr.dtype.kind in "iu" and arr.min(initial=0) >= 0 and arr.max(initial=0) <= 255:
+            arr = arr.astype(np.uint8)
+        else:
+            raise DataError(f"{path}: unsupported pixel type {arr.dtype}; use 8- or 16-bit images")
+    if arr.ndim == 2:
+        return np.repeat(arr[:, :, None], 3, axis=2)
+    if arr.ndim == 3 and arr.shape[2] == 3:
+        return arr
+    if arr.ndim == 3 and arr.shape[2] == 4:
+        if (arr[:, :, 3] != 255).any():
+            raise DataError(f"{path}: has a transparent alpha channel; flatten it onto a background first")
+        return np.ascontiguousarray(arr[:, :, :3])
+    if arr.ndim == 3 and arr.shape[2] == 2:  # grey + alpha
+        if (arr[:, :, 1] != 255).any():
+            raise DataError(f"{path}: has a transparent alpha channel; flatten it onto a background first")
+        return np.repeat(arr[:, :, :1], 3, axis=2)
+    raise DataError(f"{path}: unsupported image layout {arr.shape}; expected grey, RGB or RGBA")
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """One image as H×W×3 uint8 RGB.
+
+    Grayscale is replicated to RGB, 16-bit images are reduced to 8 bits (grey:
+    ÷257 rounded; colour: PIL keeps the high byte), RGBA is
+    accepted only when fully opaque. Unreadable files raise :class:`DataError`
+    naming the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"image not found: {path}")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            sixteen_bit = im.mode.startswith("I;16")
+            if im.mode == "P":
+                im = im.convert("RGBA")
+            elif im.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+                im = im.convert("RGB")
+            elif im.mode == "I;16B":
+                im = im.convert("I")
+            arr = np.asarray(im)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise DataError(f"cannot read image {path}: {exc}") from exc
+    # 16-bit colour PNGs arrive already reduced to 8 bits by PIL (high byte); grey ones as uint16.
+    return _to_uint8_rgb(arr, path, sixteen_bit)
+
+
+def check_same_size(frames: Sequence[np.ndarray], names: Sequence[str | os.PathLike]) -> None:
+    """Raise :class:`DataError` naming the first frame whose size differs from the first."""
+    if not frames:
+        return
+    ref = frames[0].shape[:2]
+    for arr, name in zip(frames, names):
+        if arr.shape[:2] != ref:
+            raise DataError(
+                f"frames differ in size: {names[0]} is {ref[1]}×{ref[0]} but {name} is {arr.shape[1]}×{arr.shape[0]}"
+            )
+
+
+def read_frames(folder: str | os.PathLike, max_frames: int | None = None, min_frames: int = MIN_FRAMES) -> np.ndarray:
+    """All frames of a folder, naturally sorted, as (T, H, W, 3) uint8."""
+    files = list_images(folder)
+    if max_frames is not None:
+        files = files[:max_frames]
+    if len(files) < min_frames:
+        raise DataError(f"{folder}: found {len(files)} image frame(s); a sequence needs at least {min_frames}")
+    frames = [read_image(p) for p in files]
+    check_same_size(frames, files)
+    return np.stack(frames)
+
+
+def read_video(path: str | os.PathLike, max_frames: int | None = None, min_frames: int = MIN_FRAMES) -> np.ndarray:
+    """Decode a video file with PyAV into (T, H, W, 3) uint8 RGB."""
+    import av
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"video not found: {path}")
+    frames: list[np.ndarray] = []
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise DataError(f"{path}: contains no video stream")
+            for frame in container.decode(video=0):
+                frames.append(frame.to_ndarray(format="rgb24"))
+                if max_frames is not None and len(frames) >= max_frames:
+                    break
+    except DataError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - PyAV raises many types; re-raised naming the file
+        raise DataError(f"cannot decode video {path}: {exc}") from exc
+    if len(frames) < min_frames:
+        raise DataError(f"{path}: decoded {len(frames)} frame(s); a sequence needs at least {min_frames}")
+    check_same_size(frames, [f"{path} frame {i}" for i in range(len(frames))])
+    return np.stack(frames)
+
+
+def video_fps(path: str | os.PathLike) -> float | None:
+    """Average frame rate of a video file, or None when unknown."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            rate = container.streams.video[0].average_rate
+            return float(rate) if rate else None
+    except Exception:  # noqa: BLE001 - a missing rate is not an error
+        return None
+
+
+def atomic_write_bytes(path: str | os.PathLike, writer) -> None:
+    """Call ``writer(tmp_path)`` then rename onto ``path``: no half-written file survives."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        writer(Path(tmp))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_image(path: str | os.PathLike, rgb_uint8: np.ndarray) -> None:
+    """Write an H×W×3 uint8 image atomically (format from the suffix)."""
+    arr = np.asarray(rgb_uint8)
+    if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
+        raise ValueError(f"write_image expects H×W×3 uint8, got {arr.dtype} {arr.shape}")
+    fmt = Image.registered_extensions().get(Path(path).suffix.lower())
+    if fmt is None:
+        raise ValueError(f"unknown image format for {path}")
+    atomic_write_bytes(path, lambda tmp: Image.fromarray(arr, "RGB").save(tmp, format=fmt))
+
+
+def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float = 25.0, crf: int = 18) -> None:
+    """Encode RGB uint8 frames to an H.264 mp4 (yuv420p; even sizes padded by edge copy), atomically."""
+    import av
+    from fractions import Fraction
+
+    def _write(tmp: Path) -> None:
+        with av.open(str(tmp), mode="w", format="mp4") as container:
+            stream = None
+            for arr in frames:
+                if stream is None:
+                    h, w = arr.shape[:2]
+                    stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+                    stream.width, stream.height = w + w % 2, h + h % 2
+                    stream.pix_fmt = "yuv420p"
+                    stream.options = {"crf": str(crf)}
+                if arr.shape[0] % 2 or arr.shape[1] % 2:
+                    arr = np.pad(arr, ((0, arr.shape[0] % 2), (0, arr.shape[1] % 2), (0, 0)), mode="edge")
+                for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgb24")):
+                    container.mux(packet)
+            if stream is None:
+                raise ValueError(f"no frames to write to {path}")
+            for packet in stream.encode():
+                container.mux(packet)
+
+    atomic_write_bytes(path, _write)

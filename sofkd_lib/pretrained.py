@@ -1,0 +1,125 @@
+"""Recorded weights by name: ``pretrained("teacher-x4")`` works on a fresh checkout, without training.
+
+Recorded runs live in ``results/recorded/<run-id>/<variant>/`` (see
+:mod:`sofkd_lib.record`); ``results/recorded/index.json`` maps each name
+(``<variant>-x<scale>``, e.g. ``teacher-x4``, ``phase1+2-x4``) to the newest
+run that recorded it::
+
+    {"format": "sofkd-recorded-index", "version": 1,
+     "names": {"teacher-x4": {"run_id": "...", "variant": "teacher", "scale": 4,
+                              "weights": "<run-id>/teacher/weights.pt", "date": "...",
+                              "dtype": "float16", "vid4_psnr": 25.1}},
+     "runs": {"<run-id>": {"date": "...", "profile": "...", "variants": ["teacher"]}}}
+
+Paths in the index are relative to the index's folder, so the folder can move.
+``weights.pt`` is a training checkpoint without optimiser state (see
+:mod:`sofkd_lib.checkpoint`), so every loader of this library reads it.
+Commands take ``--checkpoint pretrained:teacher-x4`` through
+:func:`resolve_checkpoint`.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from .models import SOFVSR
+from .settings import REPO_ROOT
+
+#: Environment variable that moves the recorded-results folder (tests, other checkouts).
+RECORDED_ENV = "SOFKD_RECORDED"
+INDEX_NAME = "index.json"
+INDEX_FORMAT = "sofkd-recorded-index"
+INDEX_VERSION = 1
+#: Prefix that makes a ``--checkpoint`` argument a recorded name.
+PREFIX = "pretrained:"
+
+
+class PretrainedError(LookupError):
+    """An unknown recorded name, or an index/weights file that is missing or malformed."""
+
+
+def recorded_root() -> Path:
+    """``$SOFKD_RECORDED`` if set, else ``<repo>/results/recorded``."""
+    env = os.environ.get(RECORDED_ENV)
+    return Path(env).expanduser().resolve() if env else REPO_ROOT / "results" / "recorded"
+
+
+def model_name(variant: str, scale: int) -> str:
+    """The recorded name of ``variant`` at ``scale``: ``teacher`` x4 → ``teacher-x4``."""
+    return f"{variant}-x{int(scale)}"
+
+
+def empty_index() -> dict[str, Any]:
+    return {"format": INDEX_FORMAT, "version": INDEX_VERSION, "names": {}, "runs": {}}
+
+
+def read_index(root: str | os.PathLike | None = None) -> dict[str, Any]:
+    """The index of ``root`` (default :func:`recorded_root`); an empty index when there is none yet."""
+    path = Path(root or recorded_root()) / INDEX_NAME
+    if not path.is_file():
+        return empty_index()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise PretrainedError(f"cannot read the recorded-runs index {path}: {exc}") from exc
+    if not isinstance(data, dict) or data.get("format") != INDEX_FORMAT:
+        raise PretrainedError(f"{path} is not a recorded-runs index (no format={INDEX_FORMAT!r})")
+    if data.get("version") != INDEX_VERSION:
+        raise PretrainedError(f"{path} has index version {data.get('version')}, this library reads {INDEX_VERSION}")
+    return data
+
+
+def register(index: dict[str, Any], entry: dict[str, Any]) -> bool:
+    """Put ``entry`` (keys name, run_id, variant, scale, weights, date, …) in ``index`` unless a newer run holds
+    the name; returns True when it did. ISO dates compare as strings; a tie goes to the new entry."""
+    name = entry["name"]
+    old = index["names"].get(name)
+    if old is not None and old["run_id"] != entry["run_id"] and str(old["date"]) > str(entry["date"]):
+        return False
+    index["names"][name] = {k: v for k, v in entry.items() if k != "name"}
+    return True
+
+
+def list_pretrained(root: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:
+    """Recorded name → its index entry (run id, weights path relative to the root, date, …), sorted by name."""
+    return dict(sorted(read_index(root)["names"].items()))
+
+
+def _unknown(name: str, root: Path, names: list[str]) -> PretrainedError:
+    if not names:
+        return PretrainedError(
+            f"no recorded weights named {name!r}: no run is recorded yet in {root} "
+            f"(record one with `python -m sofkd_lib record --run-id ID --profile P`)")
+    return PretrainedError(f"no recorded weights named {name!r} in {root}; available: {', '.join(names)}")
+
+
+def pretrained_path(name: str, root: str | os.PathLike | None = None) -> Path:
+    """The weights file recorded for ``name`` (errors list the available names)."""
+    root = Path(root or recorded_root())
+    names = list_pretrained(root)
+    if name not in names:
+        raise _unknown(name, root, list(names))
+    path = root / names[name]["weights"]
+    if not path.is_file():
+        raise PretrainedError(f"recorded weights for {name!r} are listed in {root / INDEX_NAME} but missing: {path}")
+    return path
+
+
+def pretrained(name: str, root: str | os.PathLike | None = None, map_location: str = "cpu") -> SOFVSR:
+    """The recorded model ``name`` (e.g. ``"teacher-x4"``), in float32 and eval mode."""
+    from .checkpoint import load_model_checkpoint
+
+    return load_model_checkpoint(pretrained_path(name, root), map_location=map_location).float()
+
+
+def resolve_checkpoint(spec: str | os.PathLike, root: str | os.PathLike | None = None) -> str | os.PathLike:
+    """``"pretrained:NAME"`` → the recorded weights file of NAME; anything else is returned unchanged.
+
+    The hook for commands taking ``--checkpoint``: call it on the argument before loading.
+    """
+    text = os.fspath(spec)
+    if isinstance(text, str) and text.startswith(PREFIX):
+        return str(pretrained_path(text[len(PREFIX):], root))
+    return spec

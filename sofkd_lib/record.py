@@ -1,0 +1,626 @@
+"""Recorded runs: train the variants, evaluate them, and keep weights and results with provenance.
+
+``python -m sofkd_lib record --run-id ID --profile P [KEY=VALUE …] [--variants …]
+[--teacher-init-official PATH]`` trains the requested variants (and the ones they
+need) in dependency order, teacher → student, phase1, phase2 → phase1+2, each in
+``WORK/<run-id>/<variant>/`` (default ``.cache/recorded-work``; re-running the
+same command resumes where it stopped), then writes for each variant::
+
+    results/recorded/<run-id>/<variant>/
+        config.json          the resolved TrainConfig
+        metrics.csv          the trainer's loss log (validation.csv beside it)
+        weights.pt           final weights, float16 when that costs ≤ 0.01 dB, else float32
+        eval_embedded.json   the embedded test split, authors' protocol (both precisions' PSNR kept)
+        eval_vid4.json       Vid4 x<scale>, authors' protocol (or the reason it was skipped)
+        provenance.json      hardware, commit, wall and training time, date, command line, warm start
+
+plus ``results/recorded/<run-id>/bicubic/`` (the baseline on the same frames),
+``results/recorded/index.json`` (name → newest run, see :mod:`sofkd_lib.pretrained`)
+and ``results/recorded/README.md`` (regenerated from the index: how each run was
+made and the one command that repeats it).
+
+Students are distilled only from a teacher that beats bicubic on Vid4 by
+``min_teacher_gain`` dB (1 dB by default; ``None`` turns the check off).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import platform
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .checkpoint import FORMAT, VERSION, load_checkpoint, model_from_checkpoint, save_atomic
+from .config import VARIANTS, ConfigError, TrainConfig, make_config, parse_overrides
+from .pretrained import INDEX_NAME, model_name, read_index, recorded_root, register
+from .settings import REPO_ROOT, cache_dir, shared_data_root
+
+#: variant → the variants whose checkpoints it needs.
+DEPENDENCIES: dict[str, tuple[str, ...]] = {
+    "teacher": (), "student": (), "phase1": ("teacher",), "phase2": ("teacher",), "phase1+2": ("teacher", "phase1"),
+}
+#: Files every recorded variant folder holds (provenance.json is written last: it marks the folder complete).
+VARIANT_FILES = ("config.json", "metrics.csv", "weights.pt", "eval_embedded.json", "eval_vid4.json",
+                 "provenance.json")
+KD_VARIANTS = ("phase1", "phase2", "phase1+2")
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+class RecordError(RuntimeError):
+    """A recording cannot go on (bad run id, a teacher too weak to distil from, …); the message says why."""
+
+
+@dataclass(frozen=True)
+class RecordOptions:
+    """One recorded run (see the module docstring)."""
+
+    run_id: str
+    profile: str
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    variants: tuple[str, ...] = VARIANTS
+    teacher_init_official: str | None = None
+    teacher_init_derive: bool = False
+    work_root: Path | None = None
+    results_root: Path | None = None
+    vid4_root: Path | None = None
+    vid4_max_frames: int | None = None
+    min_teacher_gain: float | None = 1.0
+    fp16_tolerance_db: float = 0.01
+    quiet: bool = False
+    command: str | None = None
+
+    def __post_init__(self) -> None:
+        if not _RUN_ID.fullmatch(self.run_id):
+            raise RecordError(f"run id {self.run_id!r} must be letters, digits, '.', '_' or '-' (≤ 100)")
+        unknown = [v for v in self.variants if v not in VARIANTS]
+        if unknown or not self.variants:
+            raise RecordError(f"unknown variant(s) {unknown or '(none given)'}; choose from {list(VARIANTS)}")
+        for key in ("warm_start", "warm_start_derive", "variant", "profile"):
+            if key in self.overrides:
+                raise RecordError(f"override {key!r} is set by record itself (use --teacher-init-official / "
+                                  f"--variants / --profile)")
+
+    def work_dir(self) -> Path:
+        return Path(self.work_root or cache_dir() / "recorded-work") / self.run_id
+
+    def results_dir(self) -> Path:
+        return Path(self.results_root or recorded_root())
+
+    def run_dir(self) -> Path:
+        return self.results_dir() / self.run_id
+
+    def vid4_dir(self) -> Path:
+        return Path(self.vid4_root or shared_data_root() / "vid4")
+
+
+def with_dependencies(variants: Sequence[str]) -> tuple[str, ...]:
+    """``variants`` plus everything they need, in dependency (= Table 1) order."""
+    need: set[str] = set()
+
+    def add(v: str) -> None:
+        need.add(v)
+        for d in DEPENDENCIES[v]:
+            add(d)
+
+    for v in variants:
+        add(v)
+    return tuple(v for v in VARIANTS if v in need)
+
+
+def variant_config(options: RecordOptions, variant: str) -> TrainConfig:
+    """The TrainConfig of ``variant`` in this run (the teacher alone gets the warm start)."""
+    extra: dict[str, Any] = {}
+    if variant == "teacher" and options.teacher_init_official is not None:
+        extra = {"warm_start": options.teacher_init_official, "warm_start_derive": options.teacher_init_derive}
+    return make_config(options.profile, {**options.overrides, **extra}, variant=variant)
+
+
+# --------------------------------------------------------------------------- files
+def _write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _clean(x: Any) -> Any:
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, Mapping):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if isinstance(x, Path):
+        return str(x)
+    return x
+
+
+def write_json(path: Path, data: Any) -> None:
+    """JSON written atomically; NaN/inf become null."""
+    _write_text(path, json.dumps(_clean(data), indent=1, ensure_ascii=False) + "\n")
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _copy(src: Path, dst: Path) -> None:
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- weights
+def weights_payload(checkpoint: Mapping[str, Any], dtype: torch.dtype) -> dict[str, Any]:
+    """A training checkpoint reduced to what inference needs, floating tensors cast to ``dtype``.
+
+    It keeps the training-checkpoint format (no optimiser, RNG or scheduler), so
+    :func:`sofkd_lib.checkpoint.load_model_checkpoint` and the commands load it;
+    loading casts the weights back to the model's float32.
+    """
+    state = {k: (v.to(dtype) if v.is_floating_point() else v).clone() for k, v in checkpoint["model"].items()}
+    return {
+        "format": FORMAT, "version": VERSION, "variant": checkpoint["variant"],
+        "architecture": checkpoint["architecture"].to_dict(), "model": state, "config": checkpoint["config"],
+        "iteration": int(checkpoint["iteration"]), "seconds": float(checkpoint.get("seconds", 0.0)),
+        "dtype": str(dtype).replace("torch.", ""),
+    }
+
+
+def model_with_dtype(checkpoint: Mapping[str, Any], dtype: torch.dtype):
+    """The checkpoint's model (float32 compute) with its weights rounded to ``dtype`` (what weights.pt gives)."""
+    payload = weights_payload(checkpoint, dtype)
+    payload["architecture"] = checkpoint["architecture"]
+    return model_from_checkpoint(payload, f"{checkpoint['variant']} weights ({dtype})").eval()
+
+
+# --------------------------------------------------------------------------- evaluation
+def _evaluate(model: Any, clips: list, scale: int, name: str) -> dict[str, Any]:
+    from .evaluate import evaluate_model
+
+    with torch.inference_mode():
+        return evaluate_model(model, clips, scale, device="cpu", name=name)
+
+
+def _summary(res: Mapping[str, Any]) -> dict[str, Any]:
+    """Per-sequence mean PSNR/SSIM and the average: the numbers compared below."""
+    return {"sequences": {k: {"psnr": s["psnr_mean"], "ssim": s["ssim_mean"]} for k, s in res["sequences"].items()},
+            "average": {"psnr": res["average"]["psnr"], "ssim": res["average"]["ssim"]}}
+
+
+def precision_gap(a: Mapping[str, Any], b: Mapping[str, Any]) -> float:
+    """Largest |PSNR difference| in dB between two results, over the sequence means and the average."""
+    gaps = [abs(a["average"]["psnr"] - b["average"]["psnr"])]
+    gaps += [abs(s["psnr_mean"] - b["sequences"][k]["psnr_mean"]) for k, s in a["sequences"].items()]
+    return max(gaps)
+
+
+def load_vid4(options: RecordOptions) -> tuple[list | None, str | None]:
+    """Vid4 clips, or ``(None, reason)`` when the folder is absent or unreadable."""
+    from .data.datasets import read_vid4
+    from .data.io import DataError
+
+    root = options.vid4_dir()
+    if not root.is_dir():
+        return None, f"Vid4 not found at {root} (set SOFKD_DATA or --vid4)"
+    try:
+        return read_vid4(root, options.vid4_max_frames), None
+    except DataError as exc:
+        return None, f"Vid4 unreadable: {exc}"
+
+
+# --------------------------------------------------------------------------- provenance
+def hardware() -> dict[str, Any]:
+    """CPU model, cores, threads, torch version, GPU (if any) and load of this machine."""
+    cpu = platform.processor() or None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info: dict[str, Any] = {
+        "cpu_model": cpu, "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "python": platform.python_version(),
+        "platform": platform.platform(), "cuda": torch.cuda.is_available(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+    if hasattr(os, "getloadavg"):
+        info["load_average_1_5_15min"] = [round(x, 2) for x in os.getloadavg()]
+    return info
+
+
+def git_state(repo: Path = REPO_ROOT) -> dict[str, Any]:
+    """Commit and whether tracked files differ from it (read-only git calls); None values without git."""
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": None if status is None else bool(status)}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+# --------------------------------------------------------------------------- one variant
+def _train(options: RecordOptions, variant: str, config: TrainConfig) -> dict[str, Any]:
+    """Train (or resume, or find finished) ``variant``; returns its wall-time log."""
+    from .train import run_training
+
+    work = options.work_dir()
+    out = work / variant
+    log_path = out / "record_wall.json"
+    log = _read_json(log_path) if log_path.is_file() else {"invocations": []}
+    summary = out / "summary.json"
+    if summary.is_file() and (out / "last.pt").is_file() \
+            and _read_json(summary)["iteration"] >= config.total_iterations:
+        return log
+    teacher = work / "teacher" / "last.pt" if "teacher" in DEPENDENCIES[variant] else None
+    init = work / "phase1" / "last.pt" if variant == "phase1+2" else None
+    start, t0 = _now(), time.perf_counter()
+    try:
+        run_training(config, out, teacher=teacher, init=init, resume="auto", quiet=options.quiet)
+    finally:
+        out.mkdir(parents=True, exist_ok=True)
+        log["invocations"].append({"start": start, "end": _now(), "wall_seconds": round(time.perf_counter() - t0, 1),
+                                   "command": options.command})
+        write_json(log_path, log)
+    return log
+
+
+def _warm_start_report(config: TrainConfig) -> dict[str, Any] | None:
+    """Which tensors the teacher's warm start transferred, derived or left fresh (recomputed: deterministic)."""
+    if config.warm_start is None:
+        return None
+    from .checkpoint import Architecture, build_model
+    from .train import warm_start_official
+
+    c = config
+    model = build_model(Architecture(c.scale, c.n_frames, c.teacher_channels, c.teacher_channels))
+    report = warm_start_official(model, c.warm_start, c.warm_start_derive)
+    report["fine_tuned_on"] = f"{c.dataset} train split (never Vid4)"
+    return report
+
+
+def record_variant(options: RecordOptions, variant: str, embedded: list, vid4: list | None,
+                   vid4_reason: str | None, log=print) -> dict[str, Any]:
+    """Train, evaluate and record one variant; returns its provenance."""
+    config = variant_config(options, variant)
+    run_start = time.perf_counter()
+    started = _now()
+    wall = _train(options, variant, config)
+    out = options.work_dir() / variant
+    dest = options.run_dir() / variant
+    dest.mkdir(parents=True, exist_ok=True)
+    checkpoint = load_checkpoint(out / "last.pt")
+    summary = _read_json(out / "summary.json")
+
+    # Precision: float16 weights only if they score within the tolerance of float32.
+    t0 = time.perf_counter()
+    res32 = _evaluate(model_with_dtype(checkpoint, torch.float32), embedded, config.scale, f"{variant} float32")
+    res16 = _evaluate(model_with_dtype(checkpoint, torch.float16), embedded, config.scale, f"{variant} float16")
+    gap = precision_gap(res16, res32)
+    half = gap <= options.fp16_tolerance_db
+    dtype = torch.float16 if half else torch.float32
+    chosen = res16 if half else res32
+    chosen["precision_check"] = {
+        "float32": _summary(res32), "float16": _summary(res16), "max_abs_psnr_gap_db": gap,
+        "tolerance_db": options.fp16_tolerance_db, "stored": "float16" if half else "float32",
+    }
+    chosen["split"] = "embedded test"
+    save_atomic(weights_payload(checkpoint, dtype), dest / "weights.pt")
+    write_json(dest / "eval_embedded.json", chosen)
+    log(f"{variant}: embedded test {res32['average']['psnr']:.3f} dB (float32) / {res16['average']['psnr']:.3f} dB "
+        f"(float16), gap {gap:.4f} dB → weights stored as {'float16' if half else 'float32'}")
+
+    if vid4 is not None:
+        res = _evaluate(model_with_dtype(checkpoint, dtype), vid4, config.scale, f"{variant} ({dtype})")
+        res["split"] = "Vid4"
+        res["weights_dtype"] = str(dtype).replace("torch.", "")
+        res["max_frames"] = options.vid4_max_frames
+        write_json(dest / "eval_vid4.json", res)
+        log(f"{variant}: Vid4 x{config.scale} {res['average']['psnr']:.3f} dB / {res['average']['ssim']:.4f}")
+    else:
+        write_json(dest / "eval_vid4.json", {"skipped": vid4_reason})
+    eval_seconds = time.perf_counter() - t0
+
+    write_json(dest / "config.json", config.to_dict())
+    _copy(out / "metrics.csv", dest / "metrics.csv")
+    if (out / "validation.csv").is_file():
+        _copy(out / "validation.csv", dest / "validation.csv")
+    provenance = {
+        "run_id": options.run_id, "variant": variant, "name": model_name(variant, config.scale),
+        "date": _now(), "record_started": started,
+        "command": options.command, "repeat": repeat_command(options),
+        "git": git_state(), "hardware": hardware(),
+        "budget": {"iterations": int(checkpoint["iteration"]), "total_iterations": config.total_iterations,
+                   "batch_size": config.batch_size, "patch_size": config.patch_size, "profile": config.profile},
+        "training_seconds": summary.get("seconds"),
+        "training_seconds_note": "trainer's clock: optimiser steps and sampling, summed over resumes; "
+                                 "validation and checkpoint writes excluded",
+        "training_invocations": wall["invocations"],
+        "evaluation_seconds": round(eval_seconds, 1),
+        "record_wall_seconds": round(time.perf_counter() - run_start, 1),
+        "teacher": str(options.work_dir() / "teacher" / "last.pt") if "teacher" in DEPENDENCIES[variant] else None,
+        "init": str(options.work_dir() / "phase1" / "last.pt") if variant == "phase1+2" else None,
+        "warm_start": _warm_start_report(config),
+        "weights_dtype": str(dtype).replace("torch.", ""),
+        "vid4": str(options.vid4_dir()) if vid4 is not None else None,
+        "vid4_skipped": vid4_reason,
+    }
+    write_json(dest / "provenance.json", provenance)
+    return provenance
+
+
+def _record_bicubic(options: RecordOptions, embedded: list, vid4: list | None, scale: int) -> dict[str, Any] | None:
+    """The bicubic baseline on the same frames (Vid4 result, or None without Vid4)."""
+    dest = options.run_dir() / "bicubic"
+    res = _evaluate("bicubic", embedded, scale, "bicubic")
+    res["split"] = "embedded test"
+    write_json(dest / "eval_embedded.json", res)
+    if vid4 is None:
+        return None
+    res = _evaluate("bicubic", vid4, scale, "bicubic")
+    res["split"] = "Vid4"
+    res["max_frames"] = options.vid4_max_frames
+    write_json(dest / "eval_vid4.json", res)
+    return res
+
+
+def teacher_gain(options: RecordOptions) -> float | None:
+    """Recorded teacher's Vid4 average PSNR minus bicubic's (None when either is missing)."""
+    run = options.run_dir()
+    paths = run / "teacher" / "eval_vid4.json", run / "bicubic" / "eval_vid4.json"
+    if not all(p.is_file() for p in paths):
+        return None
+    teacher, bicubic = (_read_json(p) for p in paths)
+    if "average" not in teacher or "average" not in bicubic:
+        return None
+    return float(teacher["average"]["psnr"]) - float(bicubic["average"]["psnr"])
+
+
+def _complete(dest: Path) -> bool:
+    return all((dest / name).is_file() for name in VARIANT_FILES)
+
+
+# --------------------------------------------------------------------------- run
+def record(options: RecordOptions, log=print) -> dict[str, dict[str, Any]]:
+    """Record every requested variant (and its dependencies); returns variant → provenance.
+
+    A variant whose results folder is complete and whose training is finished is
+    skipped, so re-running the same command only does what is left.
+    """
+    from .data import load_split
+
+    variants = with_dependencies(options.variants)
+    configs = {v: variant_config(options, v) for v in variants}  # every config error before any work
+    scale = configs[variants[0]].scale
+    embedded = load_split(configs[variants[0]].dataset, "test", root=configs[variants[0]].data_root)
+    vid4, vid4_reason = load_vid4(options)
+    if vid4_reason:
+        log(f"record: {vid4_reason}; Vid4 evaluation skipped")
+    run = options.run_dir()
+    if not (run / "bicubic" / "eval_embedded.json").is_file() \
+            or (vid4 is not None and not (run / "bicubic" / "eval_vid4.json").is_file()):
+        _record_bicubic(options, embedded, vid4, scale)
+    done: dict[str, dict[str, Any]] = {}
+    for variant in variants:
+        dest = run / variant
+        if variant in KD_VARIANTS and options.min_teacher_gain is not None:
+            gain = teacher_gain(options)
+            if gain is None or gain < options.min_teacher_gain:
+                have = "no Vid4 result for the teacher" if gain is None else f"it beats bicubic by {gain:.2f} dB"
+                raise RecordError(
+                    f"not distilling {variant!r}: the teacher must beat bicubic on Vid4 by ≥ "
+                    f"{options.min_teacher_gain} dB ({have}); train it longer, or pass --min-teacher-gain none")
+        finished = (options.work_dir() / variant / "summary.json").is_file() and _read_json(
+            options.work_dir() / variant / "summary.json")["iteration"] >= configs[variant].total_iterations
+        if _complete(dest) and finished:
+            log(f"{variant}: already recorded in {dest}")
+            done[variant] = _read_json(dest / "provenance.json")
+        else:
+            done[variant] = record_variant(options, variant, embedded, vid4, vid4_reason, log)
+        update_index(options, done[variant], scale)
+    write_readme(options.results_dir())
+    return done
+
+
+def update_index(options: RecordOptions, provenance: Mapping[str, Any], scale: int) -> None:
+    """Register one recorded variant in ``index.json`` (newest run per name wins)."""
+    root = options.results_dir()
+    index = read_index(root)
+    variant = provenance["variant"]
+    vid4 = options.run_dir() / variant / "eval_vid4.json"
+    vid4_res = _read_json(vid4) if vid4.is_file() else {}
+    register(index, {
+        "name": model_name(variant, scale), "run_id": options.run_id, "variant": variant, "scale": scale,
+        "weights": f"{options.run_id}/{variant}/weights.pt", "date": provenance["date"],
+        "dtype": provenance["weights_dtype"], "iterations": provenance["budget"]["iterations"],
+        "vid4_psnr": (vid4_res.get("average") or {}).get("psnr"),
+    })
+    runs = index["runs"].setdefault(options.run_id, {"variants": []})
+    runs.update({"date": provenance["date"], "profile": options.profile, "repeat": repeat_command(options)})
+    runs["variants"] = [v for v in VARIANTS if v in {*runs["variants"], variant}]
+    write_json(root / INDEX_NAME, index)
+
+
+def repeat_command(options: RecordOptions) -> str:
+    """The one command that repeats (or resumes) this run."""
+    parts = ["python", "-m", "sofkd_lib", "record", "--run-id", options.run_id, "--profile", options.profile]
+    parts += [f"{k}={v}" for k, v in options.overrides.items()]
+    if tuple(options.variants) != VARIANTS:
+        parts += ["--variants", *options.variants]
+    if options.teacher_init_official:
+        parts += ["--teacher-init-official", options.teacher_init_official]
+        if options.teacher_init_derive:
+            parts.append("--teacher-init-derive")
+    if options.min_teacher_gain != 1.0:
+        parts += ["--min-teacher-gain", "none" if options.min_teacher_gain is None else str(options.min_teacher_gain)]
+    if options.vid4_max_frames is not None:
+        parts += ["--vid4-max-frames", str(options.vid4_max_frames)]
+    return shlex.join(parts)
+
+
+# --------------------------------------------------------------------------- README
+_README_HEAD = """# Recorded runs
+
+Trained x{scale} weights and their results, each with what is needed to check it.
+Nothing here comes from the shared data folder: Vid4 (a test set, never trained on)
+and the authors' weights are read from `../shared/data` (or `$SOFKD_DATA`) at run time.
+
+- `index.json`: name (e.g. `teacher-x4`) → newest run that recorded it;
+  `sofkd_lib.pretrained.pretrained("teacher-x4")` loads it, and commands accept
+  `--checkpoint pretrained:teacher-x4`.
+- `<run-id>/<variant>/`: `config.json` (resolved TrainConfig), `metrics.csv` and
+  `validation.csv` (training logs), `weights.pt` (float16 only when it scores within
+  0.01 dB of float32 on the embedded test split; both numbers in `eval_embedded.json`),
+  `eval_embedded.json`, `eval_vid4.json` (authors' protocol), `provenance.json`
+  (hardware, commit, training and wall time, date, command line, warm start).
+- `<run-id>/bicubic/`: the bicubic baseline on the same frames.
+
+Repeat a run (it resumes where it stopped) with the command given for it below, from
+the repository root. This file is regenerated by `python -m sofkd_lib record`.
+"""
+
+
+def _per_sequence_table(run: Path, names: Sequence[str]) -> list[str]:
+    """Markdown rows: Vid4 PSNR / SSIM per sequence for every recorded entry of ``run``."""
+    results = {n: _read_json(run / n / "eval_vid4.json") for n in names if (run / n / "eval_vid4.json").is_file()}
+    results = {n: r for n, r in results.items() if "sequences" in r}
+    if not results:
+        return []
+    seqs = list(next(iter(results.values()))["sequences"])
+    rows = ["", "Vid4 per sequence, PSNR (dB) / SSIM:", "", "| | " + " | ".join(seqs) + " | average |",
+            "|---" * (len(seqs) + 2) + "|"]
+    for name, r in results.items():
+        cells = [f"{r['sequences'][q]['psnr_mean']:.2f} / {r['sequences'][q]['ssim_mean']:.4f}"
+                 if q in r["sequences"] else "–" for q in seqs]
+        cells.append(f"{r['average']['psnr']:.2f} / {r['average']['ssim']:.4f}")
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def write_readme(root: Path) -> Path:
+    """Regenerate ``README.md`` from the index and each run's provenance."""
+    index = read_index(root)
+    lines = [_README_HEAD.format(scale=4).rstrip(), ""]
+    for run_id, run in sorted(index["runs"].items()):
+        lines += [f"## {run_id}", "", f"Profile `{run.get('profile')}`, recorded {run.get('date')}.", "",
+                  "```bash", run.get("repeat", ""), "```", "",
+                  "| variant | iterations | batch × patch | training time | Vid4 PSNR / SSIM | weights |",
+                  "|---|---|---|---|---|---|"]
+        bicubic = root / run_id / "bicubic" / "eval_vid4.json"
+        for variant in run.get("variants", []):
+            prov_path = root / run_id / variant / "provenance.json"
+            if not prov_path.is_file():
+                continue
+            prov = _read_json(prov_path)
+            vid4 = _read_json(root / run_id / variant / "eval_vid4.json")
+            score = (f"{vid4['average']['psnr']:.2f} dB / {vid4['average']['ssim']:.4f}" if "average" in vid4
+                     else f"skipped: {vid4.get('skipped')}")
+            b = prov["budget"]
+            secs = prov.get("training_seconds") or 0.0
+            lines.append(f"| {variant} | {b['iterations']} / {b['total_iterations']} | {b['batch_size']} × "
+                         f"{b['patch_size']} | {secs / 60:.1f} min | {score} | {prov['weights_dtype']} |")
+        if bicubic.is_file():
+            avg = _read_json(bicubic)["average"]
+            lines.append(f"| bicubic | – | – | – | {avg['psnr']:.2f} dB / {avg['ssim']:.4f} | – |")
+        lines += _per_sequence_table(root / run_id, [*run.get("variants", []), "bicubic"])
+        notes = root / run_id / "NOTES.md"
+        if notes.is_file():
+            lines += ["", notes.read_text(encoding="utf-8").strip()]
+        lines.append("")
+    path = root / "README.md"
+    _write_text(path, "\n".join(lines).rstrip() + "\n")
+    return path
+
+
+# --------------------------------------------------------------------------- CLI
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run-id", required=True, help="name of the run folder, e.g. 2026-11-25-cpu")
+    parser.add_argument("--profile", required=True, help="paper, gpu-short, cpu-demo or smoke")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="TrainConfig overrides for every variant")
+    parser.add_argument("--set", dest="more_overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="same as a positional KEY=VALUE (repeatable)")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS,
+                        help="variants to record (their dependencies are added); default all five")
+    parser.add_argument("--teacher-init-official", metavar="PATH",
+                        help="start the teacher from the authors' weights (e.g. ../shared/data/sofvsr_official/"
+                             "BI_x2.pth): tensors of matching role and shape are copied, then fine-tuned")
+    parser.add_argument("--teacher-init-derive", action="store_true",
+                        help="with --teacher-init-official at another scale: derive the scale-specific tensors too")
+    parser.add_argument("--min-teacher-gain", default="1.0",
+                        help="dB over bicubic on Vid4 the teacher needs before students are distilled ('none': off)")
+    parser.add_argument("--work", type=Path, help="training folder (default .cache/recorded-work)")
+    parser.add_argument("--results", type=Path, help="results folder (default results/recorded or $SOFKD_RECORDED)")
+    parser.add_argument("--vid4", type=Path, help="Vid4 folder (default <shared data>/vid4)")
+    parser.add_argument("--vid4-max-frames", type=int, help="first N frames per sequence only (quick checks)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _invocation(options: RecordOptions, args: argparse.Namespace) -> str:
+    """The command line as typed when run from a shell, else rebuilt from the parsed arguments."""
+    if sys.argv[1:2] == ["record"]:
+        return shlex.join(["python", "-m", "sofkd_lib", *sys.argv[1:]])
+    extra = []
+    for flag, value in (("--work", args.work), ("--results", args.results), ("--vid4", args.vid4)):
+        if value is not None:
+            extra += [flag, str(value)]
+    return shlex.join([*shlex.split(repeat_command(options)), *extra, *(["--quiet"] if args.quiet else [])])
+
+
+def run(args: argparse.Namespace) -> int:
+    from .checkpoint import CheckpointError
+    from .evaluate import keep_freed_memory
+    from .train import NonFiniteLossError
+
+    keep_freed_memory()
+    try:
+        gain = None if args.min_teacher_gain.strip().lower() in ("none", "off") else float(args.min_teacher_gain)
+    except ValueError:
+        print(f"record: error: --min-teacher-gain must be a number or 'none', got {args.min_teacher_gain!r}",
+              file=sys.stderr)
+        return 2
+    try:
+        options = RecordOptions(
+            run_id=args.run_id, profile=args.profile,
+            overrides=parse_overrides([*args.overrides, *args.more_overrides]), variants=tuple(args.variants),
+            teacher_init_official=args.teacher_init_official, teacher_init_derive=args.teacher_init_derive,
+            work_root=args.work, results_root=args.results, vid4_root=args.vid4,
+            vid4_max_frames=args.vid4_max_frames, min_teacher_gain=gain, quiet=args.quiet,
+        )
+        options = dataclasses.replace(options, command=_invocation(options, args))
+        record(options)
+    except (RecordError, ConfigError, CheckpointError, NonFiniteLossError, FileExistsError) as exc:
+        print(f"record: error: {exc}", file=sys.stderr)
+        return 2
+    return 0

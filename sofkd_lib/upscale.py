@@ -1,0 +1,207 @@
+"""``python -m sofkd_lib upscale``: super-resolve a folder of frames or a video file.
+
+Frames stream through a sliding window (the first and last frames see their one
+neighbour mirrored in place of the missing one), each frame is super-resolved
+tile by tile (:mod:`sofkd_lib.tiling`) so memory stays bounded on large frames,
+and colour is rebuilt from the SR Y plus bicubic Cb/Cr. Every PNG (and the
+optional MP4) is written atomically.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .data.color import rgb_uint8_to_y01
+from .data.io import (
+    IMAGE_SUFFIXES,
+    MIN_FRAMES,
+    DataError,
+    list_images,
+    read_image,
+    video_fps,
+    write_image,
+    write_video,
+)
+from .data.resize import imresize
+from .evaluate import BICUBIC, compose_rgb, load_model
+from .runtime import keep_freed_memory
+from .tiling import TileConfig, tiled_forward
+
+
+def iter_frames(source: str | Path) -> tuple[Iterator[np.ndarray], list[str] | None, float | None]:
+    """(frames, names, fps) of a folder of images or a video file; frames decoded lazily."""
+    source = Path(source)
+    if source.is_dir():
+        files = list_images(source)
+        if len(files) < MIN_FRAMES:
+            raise DataError(f"{source}: found {len(files)} image frame(s); need at least {MIN_FRAMES}")
+
+        def gen() -> Iterator[np.ndarray]:
+            first = None
+            for f in files:
+                arr = read_image(f)
+                if first is None:
+                    first = (f, arr.shape)
+                elif arr.shape != first[1]:
+                    raise DataError(
+                        f"frames differ in size: {first[0]} is {first[1][1]}×{first[1][0]} "
+                        f"but {f} is {arr.shape[1]}×{arr.shape[0]}"
+                    )
+                yield arr
+
+        return gen(), [f.stem for f in files], None
+    if source.is_file():
+        if source.suffix.lower() in IMAGE_SUFFIXES:
+            raise DataError(f"{source} is a single image; upscale needs a folder of frames or a video file")
+        import av
+
+        def gen_video() -> Iterator[np.ndarray]:
+            try:
+                with av.open(str(source)) as container:
+                    shape = None
+                    for i, frame in enumerate(container.decode(video=0)):
+                        arr = frame.to_ndarray(format="rgb24")
+                        if shape is None:
+                            shape = arr.shape
+                        elif arr.shape != shape:
+                            raise DataError(
+                                f"{source}: frame {i} is {arr.shape[1]}×{arr.shape[0]}, "
+                                f"frame 0 is {shape[1]}×{shape[0]}"
+                            )
+                        yield arr
+            except DataError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - PyAV errors re-raised naming the file
+                raise DataError(f"cannot decode video {source}: {exc}") from exc
+
+        return gen_video(), None, video_fps(source)
+    raise DataError(f"input not found: {source}")
+
+
+def mirrored_windows(frames: Iterable[np.ndarray], n_frames: int = 3) -> Iterator[tuple[int, list[np.ndarray]]]:
+    """Yield (t, window) for every frame, holding at most ``n_frames + 1`` frames.
+
+    Missing neighbours at the ends are mirrored: frame 0 sees (1, 0, 1), the last
+    frame n-1 sees (n-2, n-1, n-2).
+    """
+    c = n_frames // 2
+    it = iter(frames)
+    buf: dict[int, np.ndarray] = {}
+    n: int | None = None
+    nxt = 0
+
+    def fill(upto: int) -> None:
+        nonlocal n, nxt
+        while n is None and nxt <= upto:
+            try:
+                buf[nxt] = next(it)
+                nxt += 1
+            except StopIteration:
+                n = nxt
+
+    t = 0
+    while True:
+        fill(t + c)
+        if n is not None and t >= n:
+            break
+        if n is not None and n < MIN_FRAMES:
+            raise DataError(f"the input has {n} frame(s); upscale needs at least {MIN_FRAMES}")
+        idx = []
+        for i in range(t - c, t + c + 1):
+            if i < 0:
+                i = -i
+            if n is not None and i >= n:
+                i = 2 * (n - 1) - i
+            idx.append(i)
+        yield t, [buf[i] for i in idx]
+        for old in [k for k in buf if k < t + 1 - c]:  # no later window reaches below t + 1 - c
+            del buf[old]
+        t += 1
+    if n is not None and n < MIN_FRAMES:
+        raise DataError(f"the input has {n} frame(s); upscale needs at least {MIN_FRAMES}")
+
+
+def upscale_window(model: Any, window: list[np.ndarray], scale: int, tiles: TileConfig,
+                   device: str | torch.device = "cpu") -> np.ndarray:
+    """uint8 RGB SR of the centre of ``window`` (uint8 RGB LR frames)."""
+    c = len(window) // 2
+    h, w = window[c].shape[:2]
+    if model == BICUBIC:
+        sr_y = imresize(rgb_uint8_to_y01(window[c]).astype(np.float64), scale)
+        return compose_rgb(sr_y, window[c], scale)
+    ys = np.stack([rgb_uint8_to_y01(f) for f in window])
+    # The network needs even sizes: pad odd ones by edge replication, crop after.
+    ys = np.pad(ys, ((0, 0), (0, h % 2), (0, w % 2)), mode="edge")
+    lr = torch.from_numpy(ys)[None, :, None].to(device)
+    sr = tiled_forward(model, lr, tiles)[0, 0, : scale * h, : scale * w]
+    return compose_rgb(sr.double().cpu().numpy(), window[c], scale)
+
+
+def upscale(model: Any, scale: int, source: str | Path, out_dir: str | Path, *, tiles: TileConfig = TileConfig(),
+            video: str | Path | None = None, fps: float | None = None, device: str | torch.device = "cpu",
+            progress: bool = True) -> list[Path]:
+    """Super-resolve every frame of ``source`` into ``out_dir`` (PNGs), optionally also an MP4."""
+    from tqdm.auto import tqdm
+
+    frames, names, src_fps = iter_frames(source)
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DataError(f"output {out_dir} exists and is not a folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    n_frames = 3 if model == BICUBIC else int(model.n_frames)
+    total = len(names) if names is not None else None
+    written: list[Path] = []
+
+    def produce() -> Iterator[np.ndarray]:
+        with tqdm(total=total, disable=not progress, desc="upscale", unit="frame") as bar:
+            for t, window in mirrored_windows(frames, n_frames):
+                rgb = upscale_window(model, window, scale, tiles, device)
+                stem = f"{names[t]}_x{scale}" if names is not None else f"frame_{t + 1:05d}"
+                path = out_dir / f"{stem}.png"
+                write_image(path, rgb)
+                written.append(path)
+                bar.update(1)
+                yield rgb
+
+    if video is not None:
+        write_video(video, produce(), fps=fps or src_fps or 25.0)
+    else:
+        for _ in produce():
+            pass
+    return written
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", help="folder of frames or a video file")
+    parser.add_argument("-o", "--output", required=True, help="output folder for the SR frames (PNG)")
+    parser.add_argument("--checkpoint", required=True, help="checkpoint file, or 'bicubic'")
+    parser.add_argument("--official", action="store_true", help="the checkpoint is the SOF-VSR authors' release")
+    parser.add_argument("--scale", type=int, choices=(2, 3, 4), default=None,
+                        help="upscaling factor (default: from the checkpoint, else 4)")
+    parser.add_argument("--video", default=None, help="also encode the SR frames to this .mp4 (H.264)")
+    parser.add_argument("--fps", type=float, default=None, help="frame rate of --video (default: input's, else 25)")
+    parser.add_argument("--tile", type=int, default=TileConfig.tile,
+                        help="LR tile core size in pixels, even (default: %(default)s)")
+    parser.add_argument("--tile-pad", type=int, default=TileConfig.pad,
+                        help="LR context pixels around each tile, even (default: %(default)s)")
+    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    keep_freed_memory()
+    try:
+        model, scale = load_model(args.checkpoint, args.scale, args.official, args.device)
+        written = upscale(model, scale, args.input, args.output, tiles=TileConfig(args.tile, args.tile_pad),
+                          video=args.video, fps=args.fps, device=args.device, progress=not args.no_progress)
+    except (DataError, FileNotFoundError, ValueError, KeyError) as exc:
+        print(f"upscale: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(written)} frames to {args.output}" + (f" and {args.video}" if args.video else ""))
+    return 0

@@ -1,0 +1,137 @@
+"""TrainConfig, profiles and typed overrides (sofkd_lib.config)."""
+from __future__ import annotations
+
+import pytest
+
+from sofkd_lib.config import (
+    PROFILES, ConfigError, TrainConfig, diff, field_help, make_config, parse_override, parse_overrides, parse_value,
+    profile_notes,
+)
+
+
+def test_paper_profile_is_the_papers_recipe():
+    c = make_config("paper")
+    assert (c.batch_size, c.patch_size, c.lr, c.lr_step, c.lr_gamma) == (64, 32, 1e-3, 80_000, 0.5)
+    assert (c.adam_beta1, c.adam_beta2, c.adam_eps, c.alpha) == (0.9, 0.999, 1e-8, 0.9)
+    assert (c.scale, c.n_frames, c.teacher_channels, c.student_channels) == (4, 3, 320, 240)
+    assert c.phase_iterations == 200_000
+    # Our choices where the paper is silent: teacher = one phase, no-KD student = both phases.
+    assert (c.teacher_iterations, c.student_iterations) == (200_000, 400_000)
+
+
+@pytest.mark.parametrize("name", list(PROFILES))
+def test_every_profile_keeps_the_papers_ratios(name):
+    c, paper = make_config(name), make_config("paper")
+    assert c.profile == name
+    assert c.lr_step * 5 == c.phase_iterations * 2  # lr halved at 40 % of a phase
+    assert c.teacher_iterations == c.phase_iterations
+    assert c.student_iterations == 2 * c.phase_iterations
+    assert paper.phase_iterations % c.phase_iterations == 0
+    for f in ("lr", "lr_gamma", "alpha", "adam_beta1", "adam_beta2", "adam_eps", "scale", "n_frames",
+              "teacher_channels", "student_channels"):
+        assert getattr(c, f) == getattr(paper, f), f
+
+
+def test_profile_sizes():
+    assert make_config("gpu-short").phase_iterations == 20_000 and make_config("gpu-short").batch_size == 64
+    demo = make_config("cpu-demo")
+    assert (demo.phase_iterations, demo.lr_step, demo.batch_size, demo.patch_size) == (250, 100, 4, 32)
+    smoke = make_config("smoke")
+    assert (smoke.phase_iterations, smoke.lr_step, smoke.batch_size, smoke.patch_size) == (10, 4, 2, 16)
+    assert "batch_size 4 instead of 64" in profile_notes("cpu-demo")
+    assert profile_notes("paper") == "paper: the paper's recipe"
+
+
+@pytest.mark.parametrize("variant,expected", [
+    ("teacher", 250), ("student", 500), ("phase1", 250), ("phase2", 250), ("phase1+2", 250),
+])
+def test_total_iterations_per_variant(variant, expected):
+    assert make_config("cpu-demo", variant=variant).total_iterations == expected
+    assert make_config("cpu-demo", variant=variant, iterations=7).total_iterations == 7
+
+
+def test_overrides_apply_and_none_keeps_profile_value():
+    c = make_config("smoke", {"lr": 5e-4, "batch_size": None, "data_root": None}, seed=3)
+    assert (c.lr, c.batch_size, c.seed, c.data_root) == (5e-4, 2, 3, None)
+
+
+def test_int_for_float_becomes_float():
+    c = make_config("smoke", alpha=1)
+    assert c.alpha == 1.0 and isinstance(c.alpha, float)
+
+
+@pytest.mark.parametrize("name,value", [
+    ("batch_size", "64"), ("batch_size", 64.0), ("batch_size", True), ("alpha", "0.5"), ("augment", 1),
+    ("device", 0), ("val_max_frames", 5.0),
+])
+def test_wrong_type_names_the_field(name, value):
+    with pytest.raises(ConfigError, match=rf"TrainConfig\.{name} must be"):
+        make_config("smoke", {name: value})
+
+
+@pytest.mark.parametrize("name,value", [
+    ("alpha", 1.5), ("patch_size", 7), ("patch_size", 2), ("batch_size", 0), ("variant", "phase3"),
+    ("lr", -1.0), ("lr_gamma", 0.0), ("device", "gpu"), ("student_channels", 3), ("n_frames", 4),
+    ("val_max_frames", 4),
+])
+def test_out_of_range_value_names_the_field(name, value):
+    with pytest.raises(ConfigError, match=rf"TrainConfig\.{name}"):
+        make_config("smoke", {name: value})
+
+
+def test_unknown_field_and_profile():
+    with pytest.raises(ConfigError, match="batchsize"):
+        make_config("smoke", {"batchsize": 4})
+    with pytest.raises(ConfigError, match="unknown profile 'laptop'"):
+        make_config("laptop")
+    with pytest.raises(ConfigError, match="profile is set by the profile argument"):
+        make_config("smoke", {"profile": "paper"})
+    with pytest.raises(ConfigError, match=r"\['seed'\] given twice"):
+        make_config("smoke", {"seed": 1}, seed=2)
+
+
+@pytest.mark.parametrize("name,text,expected", [
+    ("batch_size", "16", 16), ("phase_iterations", "2e5", 200_000), ("phase_iterations", "200_000", 200_000),
+    ("lr", "5e-4", 5e-4), ("augment", "false", False), ("augment", "Yes", True), ("amp", "0", False),
+    ("data_root", "none", None), ("data_root", "/x/y", "/x/y"), ("val_max_frames", "null", None),
+    ("val_max_frames", "7", 7), ("device", "cuda:1", "cuda:1"),
+])
+def test_parse_value(name, text, expected):
+    value = parse_value(name, text)
+    assert value == expected and type(value) is type(expected)
+
+
+@pytest.mark.parametrize("name,text", [("batch_size", "1.5"), ("batch_size", "abc"), ("augment", "maybe"),
+                                       ("lr", "fast")])
+def test_parse_value_errors_name_the_field(name, text):
+    with pytest.raises(ConfigError, match=rf"TrainConfig\.{name} must be .*{text!r}"):
+        parse_value(name, text)
+
+
+def test_parse_overrides():
+    assert parse_override("batch-size=8") == ("batch_size", 8)
+    assert parse_overrides(["lr=1e-4", "seed=2"]) == {"lr": 1e-4, "seed": 2}
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        parse_override("lr")
+    with pytest.raises(ConfigError, match="overridden twice"):
+        parse_overrides(["seed=1", "seed=2"])
+    with pytest.raises(ConfigError, match="unknown TrainConfig field"):
+        parse_override("nope=1")
+
+
+def test_dict_round_trip_replace_and_diff():
+    c = make_config("cpu-demo", variant="phase2", seed=4)
+    assert TrainConfig.from_dict(c.to_dict()) == c
+    d = c.replace(seed=5, lr=2e-3)
+    assert diff(c, d) == {"seed": (4, 5), "lr": (1e-3, 2e-3)}
+    with pytest.raises(ConfigError, match="unknown TrainConfig field"):
+        TrainConfig.from_dict({**c.to_dict(), "extra": 1})
+    with pytest.raises(ConfigError):
+        c.replace(seed="5")
+
+
+def test_field_help_covers_every_field():
+    helps = field_help()
+    assert set(helps) == set(TrainConfig.__dataclass_fields__)
+    assert helps["batch_size"].startswith("int, default 64:")
+    assert helps["data_root"].startswith("str | None, default None:")

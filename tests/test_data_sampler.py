@@ -1,0 +1,91 @@
+"""TrainSampler: shapes, alignment of LR and HR, borders, determinism and resumption."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sofkd_lib.data import Clip, TrainSampler, imresize
+from sofkd_lib.data.color import rgb_uint8_to_y01
+
+
+def _clips():
+    rng = np.random.default_rng(3)
+    # Smooth random images (so bicubic down-sampling of HR Y ≈ Y of the LR RGB).
+    base = rng.integers(0, 256, (6, 12, 16, 3)).astype(np.float64)
+    big = np.stack([imresize(b, 8) for b in base])
+    frames = np.clip(big, 0, 255).astype(np.uint8)  # (6, 96, 128, 3)
+    small = Clip("small", frames[:4, :60, :60], "t")  # 4 frames, LR 15×15 at x4
+    return [Clip("a", frames, "t"), small]
+
+
+def test_shapes_range_and_dtype():
+    s = TrainSampler(_clips(), scale=4, patch_size=8, n_frames=3, seed=0)
+    lr, hr = s.sample(5)
+    assert lr.shape == (5, 3, 1, 8, 8) and hr.shape == (5, 3, 1, 32, 32)
+    assert lr.dtype == hr.dtype == torch.float32
+    assert 16 / 255 - 1e-6 <= float(lr.min()) and float(lr.max()) <= 235 / 255 + 1e-6
+    assert len(s) == 4 + 2
+
+
+def test_lr_is_the_degraded_hr_under_every_augmentation():
+    s = TrainSampler(_clips()[:1], scale=4, patch_size=8, n_frames=3, seed=1)
+    for _ in range(12):
+        lr, hr = s.sample_item()
+        for t in range(3):
+            down = imresize(hr[t].astype(np.float64), 0.25)
+            # Interior only: the HR patch lacks the context the full-frame resize used at its rim.
+            assert np.abs(down[2:-2, 2:-2] - lr[t][2:-2, 2:-2]).max() < 0.02
+
+
+def test_patch_matches_frame_without_augmentation():
+    clip = _clips()[0]
+    s = TrainSampler([clip], scale=4, patch_size=8, n_frames=3, seed=2, augment=False, border=3)
+    rng = np.random.default_rng(2)  # replay the sampler's draws
+    lr, hr = s.sample_item()
+    rng.choice(1, p=[1.0])
+    start = int(rng.integers(0, 4))
+    y0, x0 = int(rng.integers(3, 24 - 8 - 3 + 1)), int(rng.integers(3, 32 - 8 - 3 + 1))
+    expect = rgb_uint8_to_y01(clip.frames[start + 1, 4 * y0 : 4 * y0 + 32, 4 * x0 : 4 * x0 + 32])
+    np.testing.assert_array_equal(hr[1], expect)
+    lr_full = rgb_uint8_to_y01(imresize(clip.frames[start + 1], 0.25))
+    np.testing.assert_array_equal(lr[1], lr_full[y0 : y0 + 8, x0 : x0 + 8])
+
+
+def test_border_is_respected():
+    s = TrainSampler(_clips()[:1], scale=4, patch_size=8, seed=0, border=5)
+    corners = [(s._corner(24), s._corner(32)) for _ in range(300)]
+    ys, xs = zip(*corners)
+    assert min(ys) == 5 and max(ys) == 24 - 8 - 5
+    assert min(xs) == 5 and max(xs) == 32 - 8 - 5
+
+
+def test_deterministic_and_resumable():
+    a = TrainSampler(_clips(), scale=4, patch_size=8, seed=7)
+    b = TrainSampler(_clips(), scale=4, patch_size=8, seed=7)
+    for _ in range(3):
+        la, ha = a.sample(2)
+        lb, hb = b.sample(2)
+        assert torch.equal(la, lb) and torch.equal(ha, hb)
+    state = a.state_dict()
+    expected = [a.sample(3) for _ in range(2)]
+    c = TrainSampler(_clips(), scale=4, patch_size=8, seed=123)
+    c.load_state_dict(state)
+    for lr, hr in expected:
+        lc, hc = c.sample(3)
+        assert torch.equal(lr, lc) and torch.equal(hr, hc)
+    other = TrainSampler(_clips(), scale=4, patch_size=8, seed=8)
+    assert not torch.equal(other.sample(2)[0], TrainSampler(_clips(), scale=4, patch_size=8, seed=7).sample(2)[0])
+
+
+def test_bad_configurations():
+    with pytest.raises(ValueError, match="no clip has 3 frames"):
+        TrainSampler(_clips(), scale=4, patch_size=64)
+    with pytest.raises(ValueError, match="degradation"):
+        TrainSampler(_clips(), degradation="nearest")
+    s = TrainSampler(_clips(), scale=4, patch_size=8)
+    state = s.state_dict()
+    with pytest.raises(ValueError, match="patch_size=8"):
+        TrainSampler(_clips(), scale=4, patch_size=4).load_state_dict(state)
+    bd = TrainSampler(_clips(), scale=4, patch_size=8, degradation="bd")
+    assert bd.sample(1)[0].shape == (1, 3, 1, 8, 8)

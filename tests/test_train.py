@@ -1,0 +1,341 @@
+"""Trainers (sofkd_lib.train): freezing, loss equations, resume, errors before training, CLI.
+
+Tiny networks (teacher 8, student 4 channels), 8x8 LR patches and a synthetic
+batch source keep every test to seconds on one CPU core.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+
+import pytest
+import torch
+
+from sofkd_lib import losses as L
+from sofkd_lib import train as T
+from sofkd_lib.checkpoint import Architecture, CheckpointError, build_model, load_checkpoint, load_model_checkpoint
+from sofkd_lib.config import ConfigError, make_config
+
+TC, SC = 8, 4  # tiny teacher / student widths
+
+
+def tiny(variant: str, **changes):
+    base = dict(teacher_channels=TC, student_channels=SC, patch_size=8, batch_size=2, dataset="synthetic",
+                val_every=0, log_every=1, checkpoint_every=100, iterations=3)
+    base.update(changes)
+    return make_config("smoke", base, variant=variant)
+
+
+def source(seed: int = 1) -> T.SyntheticSource:
+    return T.SyntheticSource(scale=4, patch_size=8, n_frames=3, seed=seed)
+
+
+def states_equal(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def clone_state(m: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in m.state_dict().items()}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A tiny teacher checkpoint and a phase-1 checkpoint trained from it."""
+    root = tmp_path_factory.mktemp("runs")
+    torch.manual_seed(0)
+    T.train(tiny("teacher", iterations=2), source(0), root / "teacher", quiet=True)
+    T.train(tiny("phase1", iterations=2), source(0), root / "phase1", teacher=root / "teacher" / "last.pt",
+            quiet=True)
+    return root
+
+
+# --------------------------------------------------------------------------- freezing
+def test_phase1_keeps_teacher_ofrnet_and_teacher_bit_for_bit(runs, tmp_path):
+    teacher = load_model_checkpoint(runs / "teacher" / "last.pt")
+    before = clone_state(teacher)
+    cfg = tiny("phase1", iterations=4)
+    fresh, _ = T.prepare_models(cfg, teacher)
+    result = T.train(cfg, source(), tmp_path / "p1", teacher=teacher, quiet=True)
+    model = result.model
+    assert states_equal(model.ofrnet, teacher.ofrnet)  # frozen teacher OFRnet, unchanged
+    assert not states_equal(model.srnet, fresh.srnet)  # the student SRnet did learn
+    for k, v in result.teacher.state_dict().items():  # the teacher copy used in training
+        assert torch.equal(v, before[k]), k
+    assert not result.teacher.training
+    assert all(not p.requires_grad for p in result.teacher.parameters())
+    assert all(not p.requires_grad for p in model.ofrnet.parameters())
+    assert all(p.requires_grad for p in model.srnet.parameters())
+    # The hybrid of Table 2: teacher-width OFRnet, student-width SRnet.
+    assert load_checkpoint(tmp_path / "p1" / "last.pt")["architecture"] == Architecture(4, 3, TC, SC)
+
+
+def test_phase1_plus_2_keeps_phase1_srnet_bit_for_bit(runs, tmp_path):
+    phase1 = load_model_checkpoint(runs / "phase1" / "last.pt")
+    teacher = load_model_checkpoint(runs / "teacher" / "last.pt")
+    cfg = tiny("phase1+2", iterations=4)
+    fresh, _ = T.prepare_models(cfg, teacher, phase1)
+    result = T.train(cfg, source(), tmp_path / "p12", teacher=runs / "teacher" / "last.pt",
+                     init=runs / "phase1" / "last.pt", quiet=True)
+    model = result.model
+    assert states_equal(model.srnet, phase1.srnet)
+    assert not states_equal(model.ofrnet, fresh.ofrnet)
+    assert states_equal(result.teacher, teacher)
+    assert load_checkpoint(tmp_path / "p12" / "last.pt")["architecture"] == Architecture(4, 3, SC, SC)
+
+
+@pytest.mark.parametrize("variant", ["teacher", "student", "phase2"])
+def test_unfrozen_variants_train_both_parts(runs, tmp_path, variant):
+    teacher = runs / "teacher" / "last.pt" if variant == "phase2" else None
+    cfg = tiny(variant, iterations=2)
+    fresh, _ = T.prepare_models(cfg, teacher)
+    model = T.train(cfg, source(), tmp_path / variant, teacher=teacher, quiet=True).model
+    assert not states_equal(model.ofrnet, fresh.ofrnet)
+    assert not states_equal(model.srnet, fresh.srnet)
+
+
+@pytest.mark.parametrize("variant,trained", [
+    ("teacher", ("ofrnet", "srnet")), ("phase1", ("srnet",)), ("phase1+2", ("ofrnet",)),
+])
+def test_optimizer_holds_only_trainable_parts(runs, variant, trained):
+    teacher = runs / "teacher" / "last.pt" if variant != "teacher" else None
+    init = runs / "phase1" / "last.pt" if variant == "phase1+2" else None
+    model, _ = T.prepare_models(tiny(variant), teacher, init)
+    optimizer, scheduler = T.make_optimizer(model, tiny(variant))
+    held = {id(p) for g in optimizer.param_groups for p in g["params"]}
+    expected = {id(p) for part in trained for p in getattr(model, part).parameters()}
+    assert held == expected
+    group = optimizer.param_groups[0]
+    assert (group["betas"], group["eps"], group["lr"]) == ((0.9, 0.999), 1e-8, 1e-3)
+    assert (scheduler.step_size, scheduler.gamma) == (4, 0.5)
+
+
+# --------------------------------------------------------------------------- the equations
+def _expected(variant, model, teacher, lr, hr, alpha):
+    """The paper's equations, written out again from sofkd_lib.losses' primitives."""
+    out = model.forward_with_flows(lr)  # phase 1: the model's OFRnet *is* the teacher's copy
+    sof = L.sr_loss(out.sr, hr[:, 1]) + 0.01 * L.ofr_loss(lr, hr, out.flows)  # Eq. 1
+    if variant in ("teacher", "student"):
+        return sof
+    with torch.no_grad():
+        t = teacher.forward_with_flows(lr)
+    if variant == "phase1":  # Eq. 6 = Eq. 4 with Eq. 5
+        return alpha * sof + (1 - alpha) * (t.sr - out.sr).abs().mean()
+    kd = sum(torch.mean((s - f) ** 2) for s, f in zip(out.flows, t.flows))  # Eq. 7
+    return alpha * sof + (1 - alpha) * kd  # Eq. 8
+
+
+@pytest.mark.parametrize("variant", ["teacher", "student", "phase1", "phase2", "phase1+2"])
+def test_optimised_loss_is_the_papers_equation(runs, variant):
+    teacher = runs / "teacher" / "last.pt" if variant not in ("teacher", "student") else None
+    init = runs / "phase1" / "last.pt" if variant == "phase1+2" else None
+    alpha = 0.7  # not the default, so a dropped alpha would show
+    model, teacher_model = T.prepare_models(tiny(variant, alpha=alpha), teacher, init)
+    lr, hr = source(5).sample(2)
+    terms = T.variant_losses(variant, T.StudentStep(model), lr, hr, teacher_model, alpha)
+    assert tuple(terms) == T.LOSS_TERMS[variant]
+    expected = _expected(variant, model, teacher_model, lr, hr, alpha)
+    torch.testing.assert_close(terms["loss"], expected, rtol=1e-6, atol=0)
+    # Same gradients on every trained parameter.
+    params = [p for p in model.parameters() if p.requires_grad]
+    got = torch.autograd.grad(terms["loss"], params)
+    want = torch.autograd.grad(expected, params)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-9)
+    if variant == "phase1":
+        assert terms["loss"].item() == pytest.approx(alpha * terms["loss_sof"].item()
+                                                     + (1 - alpha) * terms["loss_kd_sr"].item(), rel=1e-6)
+
+
+def test_variant_losses_rejects_unknown_variant():
+    model = build_model(Architecture(4, 3, SC, SC))
+    lr, hr = source().sample(1)
+    with pytest.raises(ConfigError, match="unknown variant 'phase3'"):
+        T.variant_losses("phase3", T.StudentStep(model), lr, hr)
+
+
+# --------------------------------------------------------------------------- schedule, logs
+def test_metrics_csv_lr_schedule_and_columns(tmp_path):
+    T.train(tiny("student", iterations=10, log_every=2), source(), tmp_path / "s", quiet=True)
+    with (tmp_path / "s" / "metrics.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["iteration", "loss_sr", "loss_ofr", "loss_sof", "loss", "lr", "seconds"]
+    assert [int(r["iteration"]) for r in rows] == [2, 4, 6, 8, 10]
+    # StepLR, step 4, gamma 0.5: iterations 1-4 at 1e-3, 5-8 at 5e-4, 9-10 at 2.5e-4 (the row's last).
+    assert [float(r["lr"]) for r in rows] == [1e-3, 1e-3, 5e-4, 5e-4, 2.5e-4]
+    seconds = [float(r["seconds"]) for r in rows]
+    assert seconds == sorted(seconds) and seconds[0] > 0
+    for r in rows:  # Eq. 1 holds on the logged window means too (means are linear)
+        assert float(r["loss_sof"]) == pytest.approx(float(r["loss_sr"]) + 0.01 * float(r["loss_ofr"]), rel=1e-6)
+
+
+def test_validation_keeps_best_checkpoint(tmp_path):
+    scores = iter([20.0, 25.0, 22.0])
+    seen = []
+
+    def validate(model):
+        seen.append(model.training)
+        return {"psnr": next(scores)}
+
+    result = T.train(tiny("student", iterations=6, val_every=2), source(), tmp_path / "v", validate=validate,
+                     quiet=True)
+    assert seen == [False, False, False]  # validated in eval mode
+    assert (result.best_psnr, result.best_iteration, result.last_psnr) == (25.0, 4, 22.0)
+    best = load_checkpoint(tmp_path / "v" / "best.pt")
+    assert best["iteration"] == 4 and best["best"] == {"psnr": 25.0, "iteration": 4}
+    assert load_checkpoint(tmp_path / "v" / "last.pt")["iteration"] == 6
+    metrics, validation = T.load_history(tmp_path / "v")
+    assert validation["psnr"].tolist() == [20.0, 25.0, 22.0]
+    assert validation["iteration"].tolist() == [2, 4, 6]
+    assert len(metrics) == 6
+
+
+# --------------------------------------------------------------------------- resume
+@pytest.mark.parametrize("variant", ["phase2", "phase1+2"])
+def test_resume_is_bit_exact(runs, tmp_path, variant):
+    teacher = runs / "teacher" / "last.pt"
+    init = runs / "phase1" / "last.pt" if variant == "phase1+2" else None
+    cfg = tiny(variant, iterations=7, checkpoint_every=2)
+    whole = T.train(cfg, source(3), tmp_path / "whole", teacher=teacher, init=init, quiet=True)
+    T.train(cfg, source(3), tmp_path / "split", teacher=teacher, init=init, stop_at=3, quiet=True)
+    assert load_checkpoint(tmp_path / "split" / "last.pt")["iteration"] == 3
+    # A fresh process would start with other RNG states and a new source: mimic it.
+    torch.manual_seed(123)
+    resumed = T.train(cfg, source(99), tmp_path / "split", teacher=teacher, init=init, resume="yes", quiet=True)
+    assert resumed.iteration == 7
+    assert states_equal(whole.model, resumed.model)
+    a = load_checkpoint(tmp_path / "whole" / "last.pt")
+    b = load_checkpoint(tmp_path / "split" / "last.pt")
+    for (ka, va), (kb, vb) in zip(a["optimizer"]["state"].items(), b["optimizer"]["state"].items()):
+        assert ka == kb and all(torch.equal(va[n], vb[n]) for n in ("exp_avg", "exp_avg_sq", "step"))
+    strip = lambda p: [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(p.open())]  # noqa: E731
+    assert strip(tmp_path / "whole" / "metrics.csv") == strip(tmp_path / "split" / "metrics.csv")
+
+
+def test_resume_drops_metric_rows_after_the_checkpoint(tmp_path):
+    cfg = tiny("student", iterations=6, checkpoint_every=2)
+    T.train(cfg, source(), tmp_path / "r", stop_at=4, quiet=True)
+    # Simulate a crash after iteration 5 was logged but before it was checkpointed.
+    with (tmp_path / "r" / "metrics.csv").open("a") as fh:
+        fh.write("5,9,9,9,9,0.001,1.0\n")
+    T.train(cfg, source(), tmp_path / "r", resume="yes", quiet=True)
+    rows = list(csv.DictReader((tmp_path / "r" / "metrics.csv").open()))
+    assert [int(r["iteration"]) for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert float(rows[4]["loss"]) != 9.0
+
+
+def test_resume_refuses_changed_config_and_missing_run(tmp_path):
+    T.train(tiny("student", iterations=2), source(), tmp_path / "r", quiet=True)
+    with pytest.raises(CheckpointError, match=r"configuration changed \(lr: 0.001 in the checkpoint, 0.002 now\)"):
+        T.train(tiny("student", iterations=4, lr=2e-3), source(), tmp_path / "r", resume="yes", quiet=True)
+    with pytest.raises(CheckpointError, match="trains 'student', not 'teacher'"):
+        T.train(tiny("teacher", iterations=4), source(), tmp_path / "r", resume="yes", quiet=True)
+    with pytest.raises(CheckpointError, match="cannot resume: .*last.pt not found"):
+        T.train(tiny("student"), source(), tmp_path / "none", resume="yes", quiet=True)
+    with pytest.raises(FileExistsError, match="already holds a run"):
+        T.train(tiny("student"), source(), tmp_path / "r", quiet=True)
+    # A longer budget is allowed, and "overwrite" starts again.
+    assert T.train(tiny("student", iterations=4), source(), tmp_path / "r", resume="auto", quiet=True).iteration == 4
+    assert T.train(tiny("student", iterations=1), source(), tmp_path / "r", resume="overwrite",
+                   quiet=True).iteration == 1
+
+
+# --------------------------------------------------------------------------- non-finite loss
+class NaNAfter:
+    """Wraps a source; batch ``k`` (1-based) and later are NaN."""
+
+    def __init__(self, inner, k):
+        self.inner, self.k, self.n = inner, k, 0
+
+    def sample(self, b):
+        self.n += 1
+        lr, hr = self.inner.sample(b)
+        return (lr * math.nan, hr) if self.n >= self.k else (lr, hr)
+
+    def state_dict(self):
+        return self.inner.state_dict()
+
+    def load_state_dict(self, s):
+        self.inner.load_state_dict(s)
+
+
+def test_non_finite_loss_stops_naming_iteration_and_term(tmp_path):
+    cfg = tiny("student", iterations=8, checkpoint_every=2)
+    with pytest.raises(T.NonFiniteLossError, match=r"iteration 5: loss_sr = nan .*iteration 4\) kept"):
+        T.train(cfg, NaNAfter(source(), 5), tmp_path / "n", quiet=True)
+    last = load_checkpoint(tmp_path / "n" / "last.pt")
+    assert last["iteration"] == 4
+    assert all(torch.isfinite(v).all() for v in last["model"].values())
+
+
+# --------------------------------------------------------------------------- errors before training
+@pytest.mark.parametrize("variant,teacher,init,message", [
+    ("student", "teacher", None, "trains without a teacher"),
+    ("phase1", None, None, "needs a teacher checkpoint"),
+    ("phase2", "missing", None, "teacher: checkpoint not found"),
+    ("phase1", "phase1", None, r"teacher .*wrong architecture \(srnet_channels is 4, expected 8\)"),
+    ("phase1+2", "teacher", None, "needs a phase-1 checkpoint"),
+    ("phase1+2", "teacher", "teacher", r"init .*wrong architecture \(srnet_channels is 8, expected 4\)"),
+    ("phase1+2", "other", "phase1", "its OFRnet is not the teacher's"),
+    ("phase2", "teacher", "phase1", "only phase1\\+2 starts from an --init"),
+    ("phase1", "garbage", None, "not a sofkd training checkpoint|cannot read"),
+])
+def test_bad_inputs_fail_before_training(runs, tmp_path, variant, teacher, init, message):
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a checkpoint")
+    other = tmp_path / "other"
+    if teacher == "other":
+        T.train(tiny("teacher", iterations=1, seed=7), source(), other, quiet=True)
+    paths = {"teacher": runs / "teacher" / "last.pt", "phase1": runs / "phase1" / "last.pt",
+             "missing": tmp_path / "nope.pt", "garbage": garbage, "other": other / "last.pt", None: None}
+    out = tmp_path / "out"
+    with pytest.raises((ConfigError, CheckpointError), match=message):
+        T.train(tiny(variant), source(), out, teacher=paths[teacher], init=paths[init], quiet=True)
+    assert not out.exists()  # nothing written, nothing trained
+
+
+def test_init_must_be_a_phase1_run(runs, tmp_path):
+    # A hybrid-width checkpoint that was not trained as phase1 (relabelled).
+    data = torch.load(runs / "phase1" / "last.pt", weights_only=True)
+    data["variant"] = "phase2"
+    torch.save(data, tmp_path / "relabelled.pt")
+    with pytest.raises(CheckpointError, match="trained as variant 'phase2'; phase1\\+2 needs a 'phase1'"):
+        T.prepare_models(tiny("phase1+2"), runs / "teacher" / "last.pt", tmp_path / "relabelled.pt")
+
+
+def test_resolve_device():
+    assert T.resolve_device("cpu") == torch.device("cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="TrainConfig.device is 'cuda' but CUDA is not available"):
+            T.resolve_device("cuda")
+
+
+# --------------------------------------------------------------------------- command line
+def _cli(argv):
+    parser = argparse.ArgumentParser()
+    T.add_arguments(parser)
+    return T.run(parser.parse_args(argv))
+
+
+def test_cli_trains_resumes_and_reports_errors(tmp_path, capsys):
+    out = tmp_path / "cli"
+    common = ["--profile", "smoke", "--dataset", "synthetic", "--set", f"teacher_channels={TC}",
+              "--set", f"student_channels={SC}", "--patch-size", "8", "--quiet"]
+    assert _cli(["--variant", "student", "--out", str(out), "--iterations", "3", "--stop-at", "2", *common]) == 0
+    assert load_checkpoint(out / "last.pt")["iteration"] == 2
+    assert _cli(["--variant", "student", "--out", str(out), "--iterations", "3", "--resume", *common]) == 0
+    assert load_checkpoint(out / "last.pt")["iteration"] == 3
+    assert "student: 3/3 iterations" in capsys.readouterr().out
+    assert _cli(["--variant", "student", "--out", str(out), "--set", "batch_size=abc", *common]) == 2
+    assert "TrainConfig.batch_size must be int, got 'abc'" in capsys.readouterr().err
+    assert _cli(["--variant", "phase1", "--out", str(tmp_path / "x"), *common]) == 2
+    assert "needs a teacher checkpoint" in capsys.readouterr().err
+    assert _cli(["--variant", "student", "--out", str(out), *common]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert _cli(["--variant", "phase2", "--profile", "paper", "--show-config"]) == 0
+    assert '"phase_iterations": 200000' in capsys.readouterr().out
+    assert _cli(["--list-fields"]) == 0
+    assert "alpha" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        _cli(["--variant", "phase3"])
