@@ -143,7 +143,7 @@ def evaluate_model(
 
     Returns a JSON-ready dict: ``sequences[name]`` with per-frame ``psnr``/``ssim``
     lists (and the 1-based ``frames`` they belong to), ``psnr_mean``, ``ssim_mean``,
-    ``epe`` (px, None without ground truth); dataset ``average`` (mean of sequence
+    ``epe`` (px, on the scored frames; None without ground truth); dataset ``average`` (mean of sequence
     means) and ``max`` (best frame); ``wall_seconds``. ``frame_callback(seq, t, rgb)``
     receives every SR frame (uint8, 0-based ``t``).
     """
@@ -174,7 +174,9 @@ def evaluate_model(
                 f"{first_scored + 1}..n-{first_scored} needs at least {2 * first_scored + 1}"
             )
         prepared.append(clip.crop(h, w))
-    total = sum(len(cl) - 2 * c for cl in prepared)
+    # Frames that are neither scored nor wanted by a callback are not super-resolved at all.
+    skip = c if frame_callback is not None else first_scored
+    total = sum(len(cl) - 2 * skip for cl in prepared)
     start = time.perf_counter()
     sequences: dict[str, Any] = {}
     bar = tqdm(total=total, disable=not progress, desc=f"evaluate {name or model_name(model)}", unit="frame")
@@ -184,23 +186,25 @@ def evaluate_model(
             lr_rgb = np.stack([imresize(f, 1.0 / proto.scale) for f in clip.frames])
             lr_y = rgb_to_ycbcr(lr_rgb.astype(np.float64) / 255.0)[0].astype(np.float32)
             psnrs, ssims, frames, epes, zero_epes = [], [], [], [], []
-            for t in range(c, len(clip) - c):
+            for t in range(skip, len(clip) - skip):
                 idx = neighbour_indices(t, window)
                 sr_y, flows = _run_model(model, lr_y[idx], proto.scale, device)
                 rgb = compose_rgb(sr_y, lr_rgb[t], proto.scale)
                 if frame_callback is not None:
                     frame_callback(clip.name, t, rgb)
-                if first_scored <= t < len(clip) - first_scored:
-                    p, s = score_frame(rgb, clip.frames[t], proto.border)
-                    psnrs.append(p)
-                    ssims.append(s)
-                    frames.append(t + 1)
+                bar.update(1)
+                if not first_scored <= t < len(clip) - first_scored:
+                    continue
+                p, s = score_frame(rgb, clip.frames[t], proto.border)
+                psnrs.append(p)
+                ssims.append(s)
+                frames.append(t + 1)
+                # Flow error on the same (scored) frames as PSNR/SSIM.
                 if flows is not None and clip.has_flow:
                     for j, n in enumerate(i for i in idx if i != t):
                         gt = clip.gt_flow(t, n)
                         epes.append(endpoint_error(flows[j], gt, proto.border))
                         zero_epes.append(endpoint_error(np.zeros_like(gt), gt, proto.border))
-                bar.update(1)
             sequences[clip.name] = {
                 "psnr": psnrs,
                 "ssim": ssims,
@@ -268,11 +272,14 @@ def _find_state_dict(obj: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]
 def load_model(checkpoint: str | os.PathLike, scale: int | None = None, official: bool = False,
                device: str | torch.device = "cpu") -> tuple[Any, int]:
     """``(model, scale)`` from ``checkpoint``: ``"bicubic"``, the authors' release (``official``)
-    or a sofkd checkpoint. Widths are read from the weights' shapes, so teacher, student and
-    the phase-1 hybrid (320-channel OFRnet before a 240-channel SRnet) all load."""
+    or a sofkd checkpoint, or ``pretrained:NAME`` (a recorded run, see :mod:`sofkd_lib.pretrained`).
+    Widths are read from the weights' shapes, so teacher, student and the phase-1 hybrid
+    (320-channel OFRnet before a 240-channel SRnet) all load."""
     from .models import SOFVSR, OFRnet
     from .official import load_official
+    from .pretrained import resolve_checkpoint
 
+    checkpoint = resolve_checkpoint(checkpoint)
     if str(checkpoint) == BICUBIC:
         return BICUBIC, int(scale or 4)
     path = Path(checkpoint)
@@ -352,7 +359,7 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", required=True, help="checkpoint file, or 'bicubic' for the baseline")
+    parser.add_argument("--checkpoint", required=True, help="checkpoint file, 'pretrained:NAME' (e.g. pretrained:teacher-x4), or 'bicubic'")
     parser.add_argument("--official", action="store_true", help="the checkpoint is the SOF-VSR authors' release")
     parser.add_argument("--scale", type=int, choices=(2, 3, 4), default=None,
                         help="upscaling factor (default: from the checkpoint, else 4)")
