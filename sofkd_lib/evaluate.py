@@ -34,7 +34,6 @@ from .data.datasets import Clip
 from .data.io import atomic_write_bytes
 from .data.resize import imresize
 from .metrics import endpoint_error, score_frame
-from .runtime import keep_freed_memory
 from .warp import model_to_pixels
 
 BICUBIC = "bicubic"
@@ -375,7 +374,6 @@ def run(args: argparse.Namespace) -> int:
 
     from .data.io import DataError
 
-    keep_freed_memory()
     try:
         model, scale = load_model(args.checkpoint, args.scale, args.official, args.device)
         clips = load_dataset(args.kind, args.data, split=args.split, max_frames=args.max_frames)

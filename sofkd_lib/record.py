@@ -600,10 +600,8 @@ def _invocation(options: RecordOptions, args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from .checkpoint import CheckpointError
-    from .evaluate import keep_freed_memory
     from .train import NonFiniteLossError
 
-    keep_freed_memory()
     try:
         gain = None if args.min_teacher_gain.strip().lower() in ("none", "off") else float(args.min_teacher_gain)
     except ValueError:

@@ -30,7 +30,6 @@ from .data.io import (
 )
 from .data.resize import imresize
 from .evaluate import BICUBIC, compose_rgb, load_model
-from .runtime import keep_freed_memory
 from .tiling import TileConfig, tiled_forward
 
 
@@ -195,7 +194,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    keep_freed_memory()
     try:
         model, scale = load_model(args.checkpoint, args.scale, args.official, args.device)
         written = upscale(model, scale, args.input, args.output, tiles=TileConfig(args.tile, args.tile_pad),
