@@ -25,7 +25,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -205,18 +204,11 @@ def is_current(spec: RunSpec) -> bool:
 # --------------------------------------------------------------------------- atomic IO
 def write_json_atomic(path: Path, data: Any) -> Path:
     """Write ``data`` as JSON through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".json.tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1, sort_keys=False, allow_nan=False)
-            fh.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    from .data.io import atomic_write_bytes
+
+    text = json.dumps(data, indent=1, sort_keys=False, allow_nan=False) + "\n"
+    atomic_write_bytes(path, lambda tmp: tmp.write_text(text))
+    return Path(path)
 
 
 # --------------------------------------------------------------------------- execution

@@ -45,7 +45,6 @@ import math
 import os
 import random
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
@@ -483,14 +482,9 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> tuple[torch.optim.O
 
 # --------------------------------------------------------------------------- run folder
 def _write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    from .data.io import atomic_write_bytes
+
+    atomic_write_bytes(path, lambda tmp: tmp.write_text(text))
 
 
 def _write_json_atomic(path: Path, data: Any) -> None:
