@@ -70,6 +70,9 @@ class TrainConfig:
     warm_start_derive: bool = field(default=False, metadata={
         "help": "with warm_start at another scale: also derive the scale-specific first SRnet conv and extra "
                 "sub-pixel stages from the source instead of starting them fresh"})
+    warm_start_lr: float | None = field(default=None, metadata={
+        "help": "initial learning rate of a warm-started run (a fine-tuning rate) instead of lr; ignored without "
+                "warm_start, so one override can serve every variant of a recorded run"})
     # Data.
     dataset: str = field(default="embedded", metadata={"help": "data set for load_split, or 'synthetic'"})
     data_root: str | None = field(default=None, metadata={"help": "folder of the data set (None: library default)"})
@@ -212,6 +215,8 @@ def _value_problems(c: TrainConfig) -> list[str]:
     need(c.warm_start is None or c.variant == "teacher", "warm_start", "is for the teacher only (None otherwise)")
     need(c.warm_start is None or bool(c.warm_start), "warm_start", "must be None or a file path")
     need(not c.warm_start_derive or c.warm_start is not None, "warm_start_derive", "needs warm_start")
+    need(c.warm_start_lr is None or (math.isfinite(c.warm_start_lr) and c.warm_start_lr > 0), "warm_start_lr",
+         "must be None or a positive number")
     return p
 
 

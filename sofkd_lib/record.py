@@ -82,6 +82,7 @@ class RecordOptions:
     fp16_tolerance_db: float = 0.01
     quiet: bool = False
     command: str | None = None
+    train_only: bool = False
 
     def __post_init__(self) -> None:
         if not _RUN_ID.fullmatch(self.run_id):
@@ -292,7 +293,7 @@ def _train(options: RecordOptions, variant: str, config: TrainConfig) -> dict[st
     finally:
         out.mkdir(parents=True, exist_ok=True)
         log["invocations"].append({"start": start, "end": _now(), "wall_seconds": round(time.perf_counter() - t0, 1),
-                                   "command": options.command})
+                                   "command": options.command, "hardware": hardware()})
         write_json(log_path, log)
     return log
 
@@ -323,6 +324,10 @@ def record_variant(options: RecordOptions, variant: str, embedded: list, vid4: l
     dest.mkdir(parents=True, exist_ok=True)
     checkpoint = load_checkpoint(out / "last.pt")
     summary = _read_json(out / "summary.json")
+    if checkpoint["config"] != config.to_dict():  # e.g. trained elsewhere with other overrides
+        diff = sorted(k for k, v in config.to_dict().items() if checkpoint["config"].get(k) != v)
+        raise RecordError(f"{out / 'last.pt'} was trained with another config than this run resolves "
+                          f"(fields {diff}); record it with the overrides it was trained with")
 
     # Precision: float16 weights only if they score within the tolerance of float32.
     t0 = time.perf_counter()
@@ -362,6 +367,8 @@ def record_variant(options: RecordOptions, variant: str, embedded: list, vid4: l
         "date": _now(), "record_started": started,
         "command": options.command, "repeat": repeat_command(options),
         "git": git_state(), "hardware": hardware(),
+        "hardware_note": "'hardware' is the machine that evaluated and recorded; each training invocation "
+                         "names its own in training_invocations[].hardware",
         "budget": {"iterations": int(checkpoint["iteration"]), "total_iterations": config.total_iterations,
                    "batch_size": config.batch_size, "patch_size": config.patch_size, "profile": config.profile},
         "training_seconds": summary.get("seconds"),
@@ -424,6 +431,8 @@ def record(options: RecordOptions, log=print) -> dict[str, dict[str, Any]]:
     variants = with_dependencies(options.variants)
     configs = {v: variant_config(options, v) for v in variants}  # every config error before any work
     scale = configs[variants[0]].scale
+    if options.train_only:
+        return _train_only(options, variants, configs, log)
     embedded = load_split(configs[variants[0]].dataset, "test", root=configs[variants[0]].data_root)
     vid4, vid4_reason = load_vid4(options)
     if vid4_reason:
@@ -435,13 +444,8 @@ def record(options: RecordOptions, log=print) -> dict[str, dict[str, Any]]:
     done: dict[str, dict[str, Any]] = {}
     for variant in variants:
         dest = run / variant
-        if variant in KD_VARIANTS and options.min_teacher_gain is not None:
-            gain = teacher_gain(options)
-            if gain is None or gain < options.min_teacher_gain:
-                have = "no Vid4 result for the teacher" if gain is None else f"it beats bicubic by {gain:.2f} dB"
-                raise RecordError(
-                    f"not distilling {variant!r}: the teacher must beat bicubic on Vid4 by ≥ "
-                    f"{options.min_teacher_gain} dB ({have}); train it longer, or pass --min-teacher-gain none")
+        if variant in KD_VARIANTS:
+            _check_teacher_gain(options, variant)
         finished = (options.work_dir() / variant / "summary.json").is_file() and _read_json(
             options.work_dir() / variant / "summary.json")["iteration"] >= configs[variant].total_iterations
         if _complete(dest) and finished:
@@ -452,6 +456,35 @@ def record(options: RecordOptions, log=print) -> dict[str, dict[str, Any]]:
         update_index(options, done[variant], scale)
     write_readme(options.results_dir())
     return done
+
+
+def _train_only(options: RecordOptions, variants: Sequence[str], configs: Mapping[str, TrainConfig],
+                log=print) -> dict[str, dict[str, Any]]:
+    """Train ``variants`` into the work folder without evaluating or recording them.
+
+    For training on one machine (a GPU) and recording on another: copy
+    ``WORK/<run-id>`` back, then run the same command without ``--train-only``,
+    which finds the training finished and evaluates. The teacher-gain rule still
+    applies: a KD variant trains only if the recorded teacher's Vid4 result is there.
+    """
+    done: dict[str, dict[str, Any]] = {}
+    for variant in variants:
+        if variant in KD_VARIANTS:
+            _check_teacher_gain(options, variant)
+        done[variant] = _train(options, variant, configs[variant])
+        log(f"{variant}: trained in {options.work_dir() / variant} (not recorded: --train-only)")
+    return done
+
+
+def _check_teacher_gain(options: RecordOptions, variant: str) -> None:
+    if options.min_teacher_gain is None:
+        return
+    gain = teacher_gain(options)
+    if gain is None or gain < options.min_teacher_gain:
+        have = "no Vid4 result for the teacher" if gain is None else f"it beats bicubic by {gain:.2f} dB"
+        raise RecordError(
+            f"not distilling {variant!r}: the teacher must beat bicubic on Vid4 by ≥ "
+            f"{options.min_teacher_gain} dB ({have}); train it longer, or pass --min-teacher-gain none")
 
 
 def update_index(options: RecordOptions, provenance: Mapping[str, Any], scale: int) -> None:
@@ -584,6 +617,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", type=Path, help="results folder (default results/recorded or $SOFKD_RECORDED)")
     parser.add_argument("--vid4", type=Path, help="Vid4 folder (default <shared data>/vid4)")
     parser.add_argument("--vid4-max-frames", type=int, help="first N frames per sequence only (quick checks)")
+    parser.add_argument("--train-only", action="store_true",
+                        help="train into --work without evaluating or recording (e.g. on a GPU machine); the same "
+                             "command without this flag then records what was trained")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -615,6 +651,7 @@ def run(args: argparse.Namespace) -> int:
             teacher_init_official=args.teacher_init_official, teacher_init_derive=args.teacher_init_derive,
             work_root=args.work, results_root=args.results, vid4_root=args.vid4,
             vid4_max_frames=args.vid4_max_frames, min_teacher_gain=gain, quiet=args.quiet,
+            train_only=args.train_only,
         )
         options = dataclasses.replace(options, command=_invocation(options, args))
         record(options)

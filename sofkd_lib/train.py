@@ -473,9 +473,13 @@ def variant_losses(variant: str, step: nn.Module, lr: torch.Tensor, hr: torch.Te
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.StepLR]:
-    """Adam over the trainable parameters only, and StepLR stepped once per iteration."""
+    """Adam over the trainable parameters only, and StepLR stepped once per iteration.
+
+    A warm-started run starts from ``warm_start_lr`` when it is set (fine-tuning), else from ``lr``.
+    """
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=config.lr, betas=(config.adam_beta1, config.adam_beta2), eps=config.adam_eps)
+    lr = config.warm_start_lr if config.warm_start is not None and config.warm_start_lr is not None else config.lr
+    optimizer = torch.optim.Adam(params, lr=lr, betas=(config.adam_beta1, config.adam_beta2), eps=config.adam_eps)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step, gamma=config.lr_gamma)
     return optimizer, scheduler
 

@@ -118,3 +118,30 @@ def test_cli_vid4_absent_is_recorded(tmp_path, capsys):
     assert "--min-teacher-gain must be a number" in capsys.readouterr().err
     assert main([*argv[:5], "lr=-1", *argv[5:]]) == 2
     assert "TrainConfig.lr must be a positive number" in capsys.readouterr().err
+
+
+def test_train_only_then_record_and_config_guard(tmp_path):
+    """Train on one machine (--train-only: nothing recorded), record on another; other overrides are refused."""
+    from sofkd_lib.cli import main
+
+    results, work = tmp_path / "res", tmp_path / "work"
+    base = ["record", "--run-id", "split", "--profile", "smoke", *(f"{k}={v}" for k, v in TINY.items()),
+            "--variants", "teacher", "--work", str(work), "--results", str(results),
+            "--vid4", str(tmp_path / "missing"), "--quiet"]
+    assert main([*base, "--train-only"]) == 0
+    assert (work / "split" / "teacher" / "last.pt").is_file() and not results.exists()
+    wall = json.loads((work / "split" / "teacher" / "record_wall.json").read_text())
+    assert wall["invocations"][0]["hardware"]["torch"] == torch.__version__
+    before = (work / "split" / "teacher" / "last.pt").read_bytes()
+    # Different overrides resolve another config: the checkpoint is not recorded under it.
+    wrong = [a if a != "student_channels=4" else "student_channels=6" for a in base]
+    assert main(wrong) == 2
+    assert not (results / "split" / "teacher" / "provenance.json").exists()
+    assert main(base) == 0  # finds the training finished: evaluates and records, no retraining
+    assert (work / "split" / "teacher" / "last.pt").read_bytes() == before
+    prov = json.loads((results / "split" / "teacher" / "provenance.json").read_text())
+    assert prov["training_invocations"][0]["hardware"]["cpu_count"] >= 1 and prov["budget"]["iterations"] == 2
+    # A KD variant trains only behind a teacher that beats bicubic on Vid4 (here: no Vid4 result at all).
+    kd = [a if a != "teacher" else "phase1" for a in base]
+    assert main([*kd, "--train-only"]) == 2
+    assert not (work / "split" / "phase1").exists()

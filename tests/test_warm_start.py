@@ -87,3 +87,17 @@ def test_config_and_prepare_models(official_x2):
     # A 320-channel release does not fit a 16-channel teacher: an error, not a near-fresh start.
     with pytest.raises(CheckpointError, match="the ResBlock widths must match"):
         prepare_models(make_config("smoke", warm_start=str(path), teacher_channels=16))
+
+
+def test_warm_start_lr_applies_only_to_a_warm_started_run(official_x2):
+    from sofkd_lib.train import make_optimizer
+
+    path, _ = official_x2
+    model = SOFVSR(scale=4, channels=8)
+    warm = make_config("smoke", variant="teacher", warm_start=str(path), warm_start_lr=2e-4, lr=1e-3)
+    assert make_optimizer(model, warm)[0].param_groups[0]["lr"] == 2e-4
+    # The same override on a student (no warm start) leaves the paper's lr.
+    cold = make_config("smoke", variant="student", warm_start_lr=2e-4, lr=1e-3)
+    assert make_optimizer(model, cold)[0].param_groups[0]["lr"] == 1e-3
+    with pytest.raises(ConfigError, match="warm_start_lr must be None or a positive number"):
+        make_config("smoke", warm_start_lr=0.0)
