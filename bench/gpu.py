@@ -135,7 +135,7 @@ def train_step(variant: str, amp: bool, channels_last: bool, compile_model: bool
         terms["loss"].backward()
         opt.step()
         # The trainer reads every term back each step (a host sync); so does the benchmark.
-        [float(v) for v in terms.values()]
+        [float(v.detach()) for v in terms.values()]
     return run
 
 
@@ -255,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     p.add_argument("--iters", type=int, default=40, help="timed calls per case (default 40)")
     p.add_argument("--no-compile", action="store_true", help="skip the torch.compile cases")
+    p.add_argument("--compile-only", action="store_true",
+                   help="only the torch.compile cases, each beside its eager twin in the same process")
     p.add_argument("--budget-s", type=float, default=420.0, help="skip remaining cases after this many seconds")
     p.add_argument("--dry-run", action="store_true",
                    help="check this script on the CPU: 1 timed call per case, batch 2, tiny frames, no compile")
@@ -296,8 +298,11 @@ def main(argv: list[str] | None = None) -> int:
     torch.backends.cuda.matmul.allow_tf32 = False  # float32 means float32 here (and in the models)
     for dtype in (torch.float32, torch.bfloat16):
         data["matmul_tflops"][str(dtype).replace("torch.", "")] = matmul_tflops(dtype, 256 if a.dry_run else 8192)
-    data["sampler"] = sampler_seconds()
-    write_json(data, a.out)
+    if a.compile_only:
+        a.no_compile = False
+    else:
+        data["sampler"] = sampler_seconds()
+        write_json(data, a.out)
 
     def train_case(variant: str, amp: bool, cl: bool, comp: bool = False, ref: bool = False) -> Callable[[], dict]:
         def go() -> dict:
@@ -311,14 +316,14 @@ def main(argv: list[str] | None = None) -> int:
             return {**res, "iterations_per_s": 1 / res["median_s"], "first_call_s": first, "peak_mib": mem}
         return go
 
-    for variant in ("teacher", "student", "phase1", "phase2"):
+    for variant in ("teacher", "student", "phase1", "phase2") if not a.compile_only else ():
         attempt("train", f"{variant}/bf16_channels_last", train_case(variant, True, True))
         attempt("train", f"{variant}/fp32_channels_last", train_case(variant, False, True))
-    for variant in ("teacher", "student"):
+    for variant in ("teacher", "student") if not a.compile_only else ():
         attempt("train", f"{variant}/bf16_nchw", train_case(variant, True, False))
         attempt("train", f"{variant}/fp32_reference", train_case(variant, False, False, ref=True))
 
-    for model_name in ("teacher", "student"):
+    for model_name in ("teacher", "student") if not a.compile_only else ():
         for size_name, size in SIZES.items():
             def infer_case(amp: bool, ref: bool, frames: int = 1, m=model_name, s=size) -> Callable[[], dict]:
                 def go() -> dict:
@@ -338,10 +343,13 @@ def main(argv: list[str] | None = None) -> int:
             attempt("inference", f"{model_name}/{size_name}/bf16_batch8", infer_case(True, False, 8))
             attempt("inference", f"{model_name}/{size_name}/fp32_reference", infer_case(False, True))
 
-    data["projection_paper_profile"] = projection(data["train"], data["sampler"])
-    write_json(data, a.out)
+    if not a.compile_only:
+        data["projection_paper_profile"] = projection(data["train"], data["sampler"])
+        write_json(data, a.out)
     if not a.no_compile:
         for variant in ("teacher", "student"):
+            if a.compile_only:
+                attempt("train", f"{variant}/bf16_channels_last", train_case(variant, True, True))
             attempt("train", f"{variant}/bf16_channels_last_compiled", train_case(variant, True, True, comp=True))
     data["wall_s"] = time.perf_counter() - started
     write_json(data, a.out)

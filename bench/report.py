@@ -1,4 +1,4 @@
-"""Render ``results/bench/cpu.json`` as Markdown tables: ``python -m bench.report [path]``."""
+"""Render ``results/bench/cpu.json`` or ``gpu.json`` as Markdown tables: ``python -m bench.report [path]``."""
 from __future__ import annotations
 
 import json
@@ -13,6 +13,9 @@ def _ms(s: float) -> str:
 
 
 def tables(data: dict) -> str:
+    """Markdown for a benchmark JSON: CPU (:mod:`bench.run`) or GPU (:mod:`bench.gpu`, ``kind`` 'gpu')."""
+    if data.get("kind") == "gpu":
+        return gpu_tables(data)
     m = data["machine"]
     threads = data["settings"].get("threads") or m["torch_threads"]
     lines = [
@@ -55,6 +58,45 @@ def tables(data: dict) -> str:
             med = {k: sorted(v)[len(v) // 2] for k, v in o["times_s"].items()}
             lines.append(f"| {c['name']} | {_ms(med['pytorch'])} | {_ms(med['onnxruntime'])} "
                          f"| {o['max_abs_diff_sr']:.1e} | {o['export_s']:.0f} |")
+    return "\n".join(lines)
+
+
+def gpu_tables(data: dict) -> str:
+    """The GPU benchmark: train steps, inference, the compile check and the ``paper``-profile projection."""
+    m, mm = data["machine"], data["matmul_tflops"]
+    sampler = data.get("sampler") or {}
+    lines = [
+        f"Machine: {m['gpu']} ({m['multiprocessors']} SMs, {m['memory_gib']} GiB), torch {m['torch']}, CUDA {m['cuda']}, "
+        f"{m['cpu_count']} CPU cores; measured {data['date']}. Matmul 8192³: float32 {mm['float32']:.0f} TFLOP/s "
+        f"(TF32 off), bf16 {mm['bfloat16']:.0f} TFLOP/s. The trainer's CPU sampler: "
+        f"{_ms(sampler.get('median_s', float('nan')))} ms per batch of {data['settings']['batch']} (synchronous, "
+        "before each step).",
+        "",
+        f"**Train step** (batch {data['settings']['batch']}, {data['settings']['patch']}×{data['settings']['patch']} "
+        "LR patches, x4; forward, Eq. losses, backward, Adam; batch already on the GPU)",
+        "",
+        "| variant / mode | ms per step | iterations/s | peak MiB |",
+        "|---|---|---|---|",
+    ]
+    train = dict(data["train"])
+    train.update({f"{k} (compile check)": v for k, v in (data.get("compile_check") or {}).get("train", {}).items()})
+    for key, r in train.items():
+        lines.append(f"| {key} | {1e3 * r['median_s']:.1f} | {1 / r['median_s']:.1f} | {r.get('peak_mib') or 0:,.0f} |")
+    lines += ["", "**Inference** (one LR frame of 3 → centre SR, `torch.inference_mode`)", "",
+              "| model / size / mode | ms | frames/s | peak MiB | TFLOP/s achieved |", "|---|---|---|---|---|"]
+    for key, r in data["inference"].items():
+        achieved = f"{r['achieved_tflops']:.1f}" if "achieved_tflops" in r else ""
+        lines.append(f"| {key} | {1e3 * r['median_s'] / r['frames']:.2f} (batch {r['frames']}) "
+                     f"| {r['frames_per_s']:.0f} | {r['peak_mib']:,.0f} | {achieved} |")
+    proj = data.get("projection_paper_profile") or {}
+    if "variants" in proj:
+        lines += ["", "**`paper` profile on this GPU** (iterations × (step + sampling); validation excluded)", "",
+                  "| variant | iterations | hours (step only) | hours (with sampling) |", "|---|---|---|---|"]
+        for v, r in proj["variants"].items():
+            lines.append(f"| {v} | {r['iterations']:,} | {r['hours_step_only']:.2f} | {r['hours_with_sampling']:.2f} |")
+        lines.append(f"| **all five** | | {proj['total_hours_step_only']:.1f} | {proj['total_hours_with_sampling']:.1f} |")
+    if data.get("errors"):
+        lines += ["", "Cases that failed or were skipped: " + "; ".join(f"{k}: {v}" for k, v in data["errors"].items())]
     return "\n".join(lines)
 
 

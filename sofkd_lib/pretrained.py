@@ -123,3 +123,86 @@ def resolve_checkpoint(spec: str | os.PathLike, root: str | os.PathLike | None =
     if isinstance(text, str) and text.startswith(PREFIX):
         return str(pretrained_path(text[len(PREFIX):], root))
     return spec
+
+
+# --------------------------------------------------------------------------- whole runs (the book's Table 1)
+#: Evaluation files of a recorded variant → the dataset name the pipeline's results.json uses.
+EVAL_FILES = {"embedded": "eval_embedded.json", "vid4": "eval_vid4.json"}
+
+
+def complete_runs(root: str | os.PathLike | None = None) -> list[str]:
+    """Run ids that recorded all five variants of Table 1, newest first."""
+    from .config import VARIANTS
+
+    runs = read_index(root)["runs"]
+    done = [r for r, info in runs.items() if set(VARIANTS) <= set(info.get("variants", []))]
+    return sorted(done, key=lambda r: str(runs[r].get("date", "")), reverse=True)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise PretrainedError(f"cannot read recorded result {path}: {exc}") from exc
+
+
+def recorded_results(run_id: str | None = None, root: str | os.PathLike | None = None) -> dict[str, Any] | None:
+    """One recorded run's scores in the layout of the pipeline's ``results.json`` (plus budget and provenance).
+
+    ``run_id`` None: the newest complete run (:func:`complete_runs`), or None when
+    there is none. Returns ``{"run_id", "profile", "date", "repeat", "budget":
+    {variant: {...}}, "datasets": {"embedded"|"vid4": {"models": {name: eval}}}}``;
+    a dataset a variant skipped (Vid4 absent when it was recorded) is left out.
+    """
+    from .config import VARIANTS
+
+    root = Path(root or recorded_root())
+    index = read_index(root)
+    if run_id is None:
+        runs = complete_runs(root)
+        if not runs:
+            return None
+        run_id = runs[0]
+    if run_id not in index["runs"]:
+        raise PretrainedError(f"no recorded run {run_id!r} in {root}; recorded: {', '.join(index['runs']) or 'none'}")
+    folder = root / run_id
+    info = index["runs"][run_id]
+    out: dict[str, Any] = {"run_id": run_id, "profile": info.get("profile"), "date": info.get("date"),
+                           "repeat": info.get("repeat"), "budget": {}, "datasets": {}}
+    for model in ("bicubic", *VARIANTS):
+        if model != "bicubic" and model not in info.get("variants", []):
+            continue
+        for dataset, name in EVAL_FILES.items():
+            path = folder / model / name
+            if path.is_file():
+                res = _read(path)
+                if "average" in res:  # {"skipped": reason} otherwise
+                    out["datasets"].setdefault(dataset, {"models": {}})["models"][model] = res
+        prov = folder / model / "provenance.json"
+        if model != "bicubic" and prov.is_file():
+            p = _read(prov)
+            gpus = {inv.get("hardware", {}).get("gpu") for inv in p.get("training_invocations", [])} - {None}
+            out["budget"][model] = {**p["budget"], "training_seconds": p.get("training_seconds"),
+                                    "trained_on": ", ".join(sorted(gpus)) or "CPU"}
+    return out
+
+
+def recorded_label(rec: dict[str, Any]) -> str:
+    """One line naming a recorded run's budget, e.g. for a Table 1 column group."""
+    b = rec["budget"]
+    parts = [f"{v} {b[v]['iterations']:,}" for v in ("teacher", "student", "phase1") if v in b]
+    first = next(iter(b.values()), {})
+    where = first.get("trained_on", "?")
+    return (f"recorded run {rec['run_id']} ({rec['profile']} profile, batch {first.get('batch_size', '?')}, "
+            f"iterations: {', '.join(parts)} per phase; trained on {where})")
+
+
+def recorded_model(run_id: str, variant: str, root: str | os.PathLike | None = None,
+                   map_location: str = "cpu") -> SOFVSR:
+    """The model ``variant`` of recorded run ``run_id`` (float32, eval mode)."""
+    from .checkpoint import load_model_checkpoint
+
+    path = Path(root or recorded_root()) / run_id / variant / "weights.pt"
+    if not path.is_file():
+        raise PretrainedError(f"run {run_id!r} recorded no weights for {variant!r} ({path} missing)")
+    return load_model_checkpoint(path, map_location=map_location).float()

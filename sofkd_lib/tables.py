@@ -47,46 +47,85 @@ def _metric(summary: Mapping[str, Any], metric: str, kind: str) -> float:
     raise KeyError(f"evaluation result lacks the dataset {kind} of {metric!r}; keys: {sorted(summary)}")
 
 
-def table1_rows(results: Mapping[str, Any], dataset: str,
-                paper: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None) -> list[dict[str, Any]]:
-    """One dict per model: this build's average/max PSNR/SSIM and the paper's, for ``dataset``."""
+def _dataset_models(results: Mapping[str, Any] | None, dataset: str) -> dict[str, Any]:
+    return dict((((results or {}).get("datasets") or {}).get(dataset) or {}).get("models") or {})
+
+
+def table1_rows(results: Mapping[str, Any] | None, dataset: str,
+                paper: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
+                recorded: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """One dict per model: this build's average/max PSNR/SSIM, the recorded run's and the paper's, for ``dataset``.
+
+    ``results`` is the pipeline's ``results.json``; ``recorded`` the same layout
+    for a recorded run (:func:`sofkd_lib.pretrained.recorded_results`). A model
+    missing from one source gets None in that source's cells; a dataset missing
+    from both raises KeyError.
+    """
     paper = PAPER_TABLE1 if paper is None else paper
-    try:
-        models = results["datasets"][dataset]["models"]
-    except KeyError as exc:
-        raise KeyError(f"results.json has no dataset {dataset!r}; it has {sorted(results.get('datasets', {}))}") from exc
+    build, rec = _dataset_models(results, dataset), _dataset_models(recorded, dataset)
+    if not build and not rec:
+        have = sorted({*((results or {}).get("datasets") or {}), *((recorded or {}).get("datasets") or {})})
+        raise KeyError(f"no results for dataset {dataset!r}; there are results for {have}")
     rows = []
     for key, label in TABLE1_ROWS.items():
-        if key not in models:
+        if key not in build and key not in rec:
             continue
-        m = models[key]
         row: dict[str, Any] = {"model": label, "key": key}
-        row["psnr_avg"] = _metric(m, "psnr", "average")
-        row["ssim_avg"] = _metric(m, "ssim", "average")
-        row["psnr_max"] = _metric(m, "psnr", "max")
-        row["ssim_max"] = _metric(m, "ssim", "max")
         ref = paper.get(dataset, {}).get(key, {})
         for col in METRIC_COLUMNS:
+            metric, kind = col.split("_")
+            kind = "average" if kind == "avg" else "max"
+            row[col] = _metric(build[key], metric, kind) if key in build else None
+            row[f"recorded_{col}"] = _metric(rec[key], metric, kind) if key in rec else None
             row[f"paper_{col}"] = ref.get(col)
         rows.append(row)
     return rows
 
 
-def table1_frame(results: Mapping[str, Any], dataset: str,
-                 paper: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None):
-    """Table 1 for ``dataset`` as a pandas DataFrame with two-level columns (source, metric)."""
+def table1_frame(results: Mapping[str, Any] | None, dataset: str,
+                 paper: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
+                 recorded: Mapping[str, Any] | None = None):
+    """Table 1 for ``dataset`` as a pandas DataFrame with column groups paper / recorded run / this build."""
     import pandas as pd
 
-    rows = table1_rows(results, dataset, paper)
-    profile = results.get("profile", "?")
+    rows = table1_rows(results, dataset, paper, recorded)
+    groups = [("paper", "paper_", NOT_TRANSCRIBED)]
+    if recorded is not None:
+        groups.append((f"recorded ({recorded['run_id']})", "recorded_", "not recorded"))
+    if _dataset_models(results, dataset):
+        groups.append((f"this build ({(results or {}).get('profile', '?')})", "", "not run"))
     data = {}
-    for col, title in zip(METRIC_COLUMNS, ("PSNR avg", "SSIM avg", "PSNR max", "SSIM max")):
-        fmt = "{:.2f}" if col.startswith("psnr") else "{:.4f}"
-        data[(f"this build ({profile})", title)] = [fmt.format(r[col]) for r in rows]
-        data[("paper", title)] = [NOT_TRANSCRIBED if r[f"paper_{col}"] is None else fmt.format(r[f"paper_{col}"])
-                                  for r in rows]
+    for group, prefix, missing in groups:
+        for col, title in zip(METRIC_COLUMNS, ("PSNR avg", "SSIM avg", "PSNR max", "SSIM max")):
+            fmt = "{:.2f}" if col.startswith("psnr") else "{:.4f}"
+            data[(group, title)] = [missing if r[prefix + col] is None else fmt.format(r[prefix + col]) for r in rows]
     frame = pd.DataFrame(data, index=[r["model"] for r in rows])
     frame.index.name = "model"
+    return frame
+
+
+def kd_comparison(results: Mapping[str, Any], dataset: str) -> Any:
+    """Per sequence and on average: PSNR of each KD student minus the no-KD student (dB), plus both raw values.
+
+    ``results`` in the ``results.json`` layout (this build's or a recorded run's).
+    Positive = distillation helped at that budget.
+    """
+    import pandas as pd
+
+    models = _dataset_models(results, dataset)
+    need = [m for m in ("student", "phase1", "phase2", "phase1+2") if m not in models]
+    if need:
+        raise KeyError(f"{dataset}: no results for {need}")
+    seqs = list(models["student"]["sequences"])
+    table = {}
+    for m in ("teacher", "student", "phase1", "phase2", "phase1+2"):
+        if m in models:
+            table[f"{m} (dB)"] = [models[m]["sequences"][q]["psnr_mean"] for q in seqs] + \
+                                 [_metric(models[m], "psnr", "average")]
+    for m in ("phase1", "phase2", "phase1+2"):
+        table[f"{m} − student (dB)"] = [a - b for a, b in zip(table[f"{m} (dB)"], table["student (dB)"])]
+    frame = pd.DataFrame(table, index=[*seqs, "average"])
+    frame.index.name = "sequence"
     return frame
 
 

@@ -124,3 +124,20 @@ def test_channels_last_keeps_state_dict_keys_and_loads_both_ways():
     fresh.load_state_dict(fast.state_dict())
     for a, b in zip(fresh.state_dict().values(), model.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_nhwc_shuffled_concat_gradients_are_dense_and_bitwise_equal():
+    from sofkd_lib.models import _ShuffledConcatNHWC
+
+    cl = torch.channels_last
+    a0, b0 = (torch.randn(2, 6, 4, 5).contiguous(memory_format=cl) for _ in range(2))
+    g = torch.randn(2, 12, 4, 5).contiguous(memory_format=cl)
+    a1, b1, a2, b2 = (t.clone().requires_grad_() for t in (a0, b0, a0, b0))
+    out_plain, out_fn = shuffled_concat(a1, b1), _ShuffledConcatNHWC.apply(a2, b2)
+    assert torch.equal(out_plain, out_fn) and out_fn.is_contiguous(memory_format=cl)
+    ga1, gb1 = torch.autograd.grad(out_plain, (a1, b1), g)  # the raw gradients, as the next op sees them
+    ga2, gb2 = torch.autograd.grad(out_fn, (a2, b2), g)
+    assert torch.equal(ga1, ga2) and torch.equal(gb1, gb2)
+    # The point of the function: gradients come back dense in channels_last memory.
+    assert ga2.is_contiguous(memory_format=cl) and gb2.is_contiguous(memory_format=cl)
+    assert not gb1.is_contiguous(memory_format=cl)  # autograd's own: every other channel of g

@@ -102,3 +102,9 @@ def test_missing_weights_and_bad_index(tmp_path):
     (tmp_path / "index.json").write_text('{"format": "other"}')
     with pytest.raises(PretrainedError, match="not a recorded-runs index"):
         list_pretrained(tmp_path)
+
+
+def test_no_complete_run_gives_no_recorded_results(tmp_path):
+    from sofkd_lib.pretrained import complete_runs, recorded_results
+
+    assert complete_runs(tmp_path) == [] and recorded_results(root=tmp_path) is None

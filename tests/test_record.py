@@ -9,7 +9,9 @@ import torch
 from PIL import Image
 
 from sofkd_lib.config import VARIANTS
-from sofkd_lib.pretrained import list_pretrained, pretrained
+from sofkd_lib.pretrained import (
+    PretrainedError, complete_runs, list_pretrained, pretrained, recorded_label, recorded_model, recorded_results,
+)
 from sofkd_lib.record import (
     VARIANT_FILES, RecordError, RecordOptions, precision_gap, record, repeat_command, with_dependencies,
 )
@@ -93,6 +95,17 @@ def test_record_smoke_run(tmp_path, monkeypatch):
     p1 = torch.load(root / "smoke-run" / "phase1" / "weights.pt", weights_only=True)["model"]
     p12 = torch.load(root / "smoke-run" / "phase1+2" / "weights.pt", weights_only=True)["model"]
     assert all(torch.equal(p1[k], p12[k]) for k in p1 if k.startswith("srnet."))
+    # The whole run in the results.json layout (the book's Table 1 "recorded" column group).
+    assert complete_runs(root) == ["smoke-run"]
+    rec = recorded_results(root=root)
+    assert rec["run_id"] == "smoke-run" and rec["profile"] == "smoke"
+    assert set(rec["datasets"]["vid4"]["models"]) == {"bicubic", *VARIANTS}
+    assert set(rec["datasets"]["embedded"]["models"]) == {"bicubic", *VARIANTS}
+    assert rec["budget"]["phase1"]["iterations"] == 2 and rec["budget"]["phase1"]["trained_on"] == "CPU"
+    assert recorded_label(rec).startswith("recorded run smoke-run (smoke profile, batch ")
+    assert recorded_model("smoke-run", "phase1+2", root).srnet.body[0].out_channels == 4
+    with pytest.raises(PretrainedError, match="no recorded run 'nope'"):
+        recorded_results("nope", root)
     readme = (root / "README.md").read_text()
     assert "## smoke-run" in readme and repeat_command(RecordOptions(**options, min_teacher_gain=None)) in readme
     assert "--min-teacher-gain none" in readme

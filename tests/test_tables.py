@@ -54,3 +54,41 @@ def test_budget_rows_and_label():
     assert [(r["variant"], r["iterations"]) for r in rows] == [
         ("teacher", 10), ("student", 20), ("phase1", 10), ("phase2", 10), ("phase1+2", 10)]
     assert T.budget_label("paper").startswith("profile paper: teacher 200,000 it, student w/o KD 400,000 it")
+
+
+def _seq_summary(psnrs: dict[str, float]) -> dict:
+    avg = sum(psnrs.values()) / len(psnrs)
+    return {"average": {"psnr": avg, "ssim": 0.5}, "max": {"psnr": max(psnrs.values()), "ssim": 0.6},
+            "sequences": {k: {"psnr_mean": v} for k, v in psnrs.items()}}
+
+
+def _recorded():
+    per = {"teacher": (26.0, 28.0), "student": (25.0, 27.0), "phase1": (25.5, 26.5), "phase2": (24.0, 27.0),
+           "phase1+2": (25.0, 27.5)}
+    models = {m: _seq_summary({"calendar": a, "city": b}) for m, (a, b) in per.items()}
+    return {"run_id": "r1", "profile": "gpu-short", "datasets": {"vid4": {"models": models}}}
+
+
+def test_table1_frame_has_three_column_groups():
+    frame = T.table1_frame(_results(), "vid4", paper={}, recorded=_recorded())
+    groups = list(dict.fromkeys(c[0] for c in frame.columns))
+    assert groups == ["paper", "recorded (r1)", "this build (smoke)"]
+    assert frame.loc["Teacher (SOF-VSR, 320 ch.)", ("recorded (r1)", "PSNR avg")] == "27.00"
+    assert frame.loc["Proposed Phase 2", ("recorded (r1)", "PSNR max")] == "27.00"
+    # Phase 2 is in the recorded run only; bicubic in this build only.
+    assert frame.loc["Proposed Phase 2", ("this build (smoke)", "PSNR avg")] == "not run"
+    assert frame.loc["Bicubic", ("recorded (r1)", "PSNR avg")] == "not recorded"
+    # A dataset only the recorded run has still gives a table (no build column group).
+    only = T.table1_frame(None, "vid4", paper={}, recorded=_recorded())
+    assert list(dict.fromkeys(c[0] for c in only.columns)) == ["paper", "recorded (r1)"]
+
+
+def test_kd_comparison_per_sequence():
+    frame = T.kd_comparison(_recorded(), "vid4")
+    assert list(frame.index) == ["calendar", "city", "average"]
+    assert frame.loc["calendar", "phase1 − student (dB)"] == pytest.approx(0.5)
+    assert frame.loc["city", "phase1 − student (dB)"] == pytest.approx(-0.5)
+    assert frame.loc["average", "phase2 − student (dB)"] == pytest.approx(25.5 - 26.0)
+    assert frame.loc["average", "phase1+2 − student (dB)"] == pytest.approx(0.25)
+    with pytest.raises(KeyError, match="phase1"):
+        T.kd_comparison(_results(), "vid4")
