@@ -87,6 +87,12 @@ class TrainConfig:
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or cuda:N"})
     amp: bool = field(default=True, metadata={"help": "bf16 autocast on CUDA"})
     channels_last: bool = field(default=True, metadata={"help": "channels_last memory format on CUDA"})
+    prefetch: bool = field(default=True, metadata={
+        "help": "on CUDA, draw the next batch in a background thread during the step (same batches, same order); "
+                "ignored on CPU, where both would share the same cores"})
+    compile: bool = field(default=False, metadata={
+        "help": "torch.compile the train step on CUDA (about 40 s to compile; the step alone 1.3-1.6x faster on an "
+                "H100, the trainer's iterations 1.08x as its CPU sampling stays); ignored on CPU, where it did not pay"})
 
     def __post_init__(self) -> None:
         hints = _type_hints()

@@ -46,6 +46,7 @@ import torch
 
 from .checkpoint import FORMAT, VERSION, load_checkpoint, model_from_checkpoint, save_atomic
 from .config import VARIANTS, ConfigError, TrainConfig, make_config, parse_overrides
+from .config import diff as config_diff
 from .pretrained import INDEX_NAME, model_name, read_index, recorded_root, register
 from .settings import REPO_ROOT, cache_dir, shared_data_root
 
@@ -324,10 +325,11 @@ def record_variant(options: RecordOptions, variant: str, embedded: list, vid4: l
     dest.mkdir(parents=True, exist_ok=True)
     checkpoint = load_checkpoint(out / "last.pt")
     summary = _read_json(out / "summary.json")
-    if checkpoint["config"] != config.to_dict():  # e.g. trained elsewhere with other overrides
-        diff = sorted(k for k, v in config.to_dict().items() if checkpoint["config"].get(k) != v)
+    # e.g. trained elsewhere with other overrides (fields added to TrainConfig since take their defaults)
+    changed = sorted(config_diff(TrainConfig.from_dict(checkpoint["config"]), config))
+    if changed:
         raise RecordError(f"{out / 'last.pt'} was trained with another config than this run resolves "
-                          f"(fields {diff}); record it with the overrides it was trained with")
+                          f"(fields {changed}); record it with the overrides it was trained with")
 
     # Precision: float16 weights only if they score within the tolerance of float32.
     t0 = time.perf_counter()

@@ -65,6 +65,7 @@ from .checkpoint import (
 )
 from .config import VARIANTS, ConfigError, TrainConfig, diff, field_help, make_config, parse_overrides, parse_value
 from .models import SOFVSR, FlowPyramid, SOFVSROutput
+from .prefetch import PrefetchSource
 
 #: variant → (trained parts, needs a teacher, needs a phase-1 init checkpoint, equation)
 VARIANT_SPECS: dict[str, tuple[tuple[str, ...], bool, bool, str]] = {
@@ -85,7 +86,7 @@ LOSS_TERMS: dict[str, tuple[str, ...]] = {
 #: Config fields that may change when resuming (they do not alter the weights' trajectory).
 RESUMABLE_CHANGES = frozenset({
     "profile", "iterations", "phase_iterations", "teacher_iterations", "student_iterations",
-    "log_every", "checkpoint_every", "val_every", "val_max_frames", "data_root", "device",
+    "log_every", "checkpoint_every", "val_every", "val_max_frames", "data_root", "device", "compile", "prefetch",
 })
 RUN_FILES = ("last.pt", "best.pt", "metrics.csv", "validation.csv", "config.json", "summary.json")
 
@@ -658,6 +659,8 @@ def train(config: TrainConfig, source: BatchSource, out_dir: str | os.PathLike, 
     step: nn.Module = StudentStep(model)
     if info.world_size > 1:
         step = nn.parallel.DistributedDataParallel(step, device_ids=[device.index] if cuda else None)
+    if cuda and config.compile:
+        step = torch.compile(step)  # parameters and state-dict keys stay those of ``model``
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda and config.amp else nullcontext
 
     total = config.total_iterations
@@ -689,6 +692,9 @@ def train(config: TrainConfig, source: BatchSource, out_dir: str | os.PathLike, 
             "rng": rng, "best": dict(best), "seconds": seconds, "world_size": info.world_size,
         }
 
+    prefetcher = None
+    if cuda and config.prefetch:  # after the sampler state is restored: the stream continues where it stopped
+        prefetcher = source = PrefetchSource(source, per_rank, pin_memory=True)
     last_psnr = None
     window: dict[str, float] = {}
     window_n = 0
@@ -754,6 +760,8 @@ def train(config: TrainConfig, source: BatchSource, out_dir: str | os.PathLike, 
                     save_atomic(data, out_dir / "last.pt")
     finally:
         progress.close()
+        if prefetcher is not None:
+            prefetcher.close()
     _barrier(info)
     done = max(start, end)
     rate = done / seconds if seconds > 0 else 0.0

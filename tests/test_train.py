@@ -339,3 +339,15 @@ def test_cli_trains_resumes_and_reports_errors(tmp_path, capsys):
     assert "alpha" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         _cli(["--variant", "phase3"])
+
+
+def test_compile_and_prefetch_are_cuda_settings_ignored_on_cpu(tmp_path, monkeypatch):
+    """compile=True on the CPU trains the eager step and prefetch (default True) is not used: weights match."""
+    calls = []
+    monkeypatch.setattr(torch, "compile", lambda *a, **k: calls.append(a) or a[0])
+    monkeypatch.setattr(T, "PrefetchSource", lambda *a, **k: calls.append(a))  # prefetch is on by default
+    eager = T.train(tiny("teacher", iterations=2), source(), tmp_path / "eager", quiet=True).model
+    flagged = T.train(tiny("teacher", iterations=2, compile=True), source(), tmp_path / "flagged", quiet=True).model
+    assert calls == [] and states_equal(eager, flagged)
+    # A speed setting: a run may resume with it switched.
+    T.train(tiny("teacher", iterations=3), source(), tmp_path / "flagged", resume="yes", quiet=True)
