@@ -58,6 +58,8 @@ DEPENDENCIES: dict[str, tuple[str, ...]] = {
 VARIANT_FILES = ("config.json", "metrics.csv", "weights.pt", "eval_embedded.json", "eval_vid4.json",
                  "provenance.json")
 KD_VARIANTS = ("phase1", "phase2", "phase1+2")
+#: TrainConfig fields that choose the hardware or speed of a run, not its result.
+SPEED_ONLY_FIELDS = frozenset({"device", "prefetch", "compile"})
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
@@ -325,8 +327,10 @@ def record_variant(options: RecordOptions, variant: str, embedded: list, vid4: l
     dest.mkdir(parents=True, exist_ok=True)
     checkpoint = load_checkpoint(out / "last.pt")
     summary = _read_json(out / "summary.json")
-    # e.g. trained elsewhere with other overrides (fields added to TrainConfig since take their defaults)
-    changed = sorted(config_diff(TrainConfig.from_dict(checkpoint["config"]), config))
+    # e.g. trained elsewhere with other overrides (fields added to TrainConfig since take their defaults;
+    # where and how fast it ran does not change what was trained)
+    changed = sorted(k for k in config_diff(TrainConfig.from_dict(checkpoint["config"]), config)
+                     if k not in SPEED_ONLY_FIELDS)
     if changed:
         raise RecordError(f"{out / 'last.pt'} was trained with another config than this run resolves "
                           f"(fields {changed}); record it with the overrides it was trained with")

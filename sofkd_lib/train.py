@@ -29,7 +29,9 @@ included, validation and checkpoint writes excluded, summed over resumes),
 Determinism: on CPU one seed fixes the run, and a run stopped and resumed ends
 bit-identical to an uninterrupted one (RNG, sampler, optimiser and scheduler
 states are checkpointed). On CUDA, bf16 autocast (forward passes only; losses in
-float32) and channels_last are on by default (``amp``, ``channels_last``).
+float32), channels_last and background batch sampling are on by default (``amp``,
+``channels_last``, ``prefetch``: :mod:`sofkd_lib.prefetch`); ``compile`` wraps the
+step in ``torch.compile``.
 
 Multi-process data parallel: ``torchrun --nproc_per_node N -m sofkd_lib train …``
 (gloo on CPU, nccl on CUDA). ``batch_size`` is the global batch, split evenly.

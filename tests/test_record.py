@@ -150,7 +150,8 @@ def test_train_only_then_record_and_config_guard(tmp_path):
     wrong = [a if a != "student_channels=4" else "student_channels=6" for a in base]
     assert main(wrong) == 2
     assert not (results / "split" / "teacher" / "provenance.json").exists()
-    assert main(base) == 0  # finds the training finished: evaluates and records, no retraining
+    assert main([*base, "--set", "compile=true"]) == 0  # a speed setting is no other config: finds the run
+    # finished, evaluates and records it, no retraining
     assert (work / "split" / "teacher" / "last.pt").read_bytes() == before
     prov = json.loads((results / "split" / "teacher" / "provenance.json").read_text())
     assert prov["training_invocations"][0]["hardware"]["cpu_count"] >= 1 and prov["budget"]["iterations"] == 2
