@@ -100,6 +100,17 @@ def batch(b: int = BATCH) -> tuple[torch.Tensor, torch.Tensor]:
     return lr, hr
 
 
+class ReferenceStep(torch.nn.Module):
+    """The trainer's step module, run the authors' way (:func:`sofkd_lib.reference.reference_forward`)."""
+
+    def __init__(self, model: SOFVSR):
+        super().__init__()
+        self.model = model
+
+    def forward(self, lr: torch.Tensor, flows: Any = None) -> Any:
+        return reference_forward(self.model, lr, with_flows=True)
+
+
 def train_step(variant: str, amp: bool, channels_last: bool, compile_model: bool = False,
                reference: bool = False) -> Callable[[], Any]:
     """The trainer's step for ``variant`` as a no-argument callable (see the module docstring)."""
@@ -112,16 +123,8 @@ def train_step(variant: str, amp: bool, channels_last: bool, compile_model: bool
         if variant == "phase1":
             model.ofrnet.load_state_dict(teacher.ofrnet.state_dict())
             model.ofrnet.requires_grad_(False).eval()
-    step: torch.nn.Module = StudentStep(model)
-    if reference:  # the authors' execution of the same weights (whole-model variants only)
-        class RefStep(torch.nn.Module):
-            def __init__(self, m: SOFVSR):
-                super().__init__()
-                self.model = m
-
-            def forward(self, lr, flows=None):
-                return reference_forward(self.model, lr, with_flows=True)
-        step = RefStep(model)
+    # The authors' execution of the same weights applies to whole-model variants only.
+    step: torch.nn.Module = ReferenceStep(model) if reference else StudentStep(model)
     if compile_model:
         step = torch.compile(step)
     params = [p for p in model.parameters() if p.requires_grad]
