@@ -36,6 +36,8 @@ from sofkd_lib.config import make_config
 from sofkd_lib.models import SOFVSR, STUDENT_CHANNELS, TEACHER_CHANNELS
 from sofkd_lib.reference import reference_forward
 
+from .run import write_json
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "results" / "bench" / "gpu.json"
 SCALE, FRAMES, PATCH, BATCH = 4, 3, 32, 64
@@ -223,13 +225,6 @@ def projection(train: dict[str, Any], sampler: dict[str, Any] | None) -> dict[st
             "total_hours_step_only": total_step_only,
             "note": "bf16 autocast + channels_last, batch 64, 32×32 LR patches; phase1+2 costs a phase-2 step; "
                     "validation and checkpoint writes not included"}
-
-
-def write_json(data: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    os.replace(tmp, path)
 
 
 #: Steps of each timed variant per unit of the students' phase budget P in a recorded run:

@@ -427,7 +427,8 @@ def _complete(dest: Path) -> bool:
 
 # --------------------------------------------------------------------------- run
 def record(options: RecordOptions, log=print) -> dict[str, dict[str, Any]]:
-    """Record every requested variant (and its dependencies); returns variant → provenance.
+    """Record every requested variant (and its dependencies); returns variant → provenance
+    (with ``train_only``: variant → its training wall-time log, nothing recorded).
 
     A variant whose results folder is complete and whose training is finished is
     skipped, so re-running the same command only does what is left.
