@@ -26,6 +26,7 @@ import torch
 
 from sofkd_lib.models import SOFVSR, STUDENT_CHANNELS, TEACHER_CHANNELS
 from sofkd_lib.reference import reference_forward
+from sofkd_lib.train import adam
 
 CHANNELS = {"teacher": TEACHER_CHANNELS, "student": STUDENT_CHANNELS}
 SCALE = 4
@@ -85,7 +86,9 @@ def runner(case: Case, model: SOFVSR, reference: bool):
             with torch.inference_mode():
                 return forward(lr)
         return infer
-    optimiser = torch.optim.Adam(model.parameters(), lr=1e-4)
+    # Each side with its own optimiser: the authors' plain Adam, ours as the trainer builds it.
+    params = list(model.parameters())
+    optimiser = torch.optim.Adam(params, lr=1e-4) if reference else adam(params, lr=1e-4)
 
     def step():
         optimiser.zero_grad(set_to_none=True)

@@ -11,13 +11,17 @@ Flows are returned per level as (B, T-1, 2, h_l, w_l) in network units
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .fused import conv_leaky_relu
+from .resblock_chain import run_chain
+from .subpixel import head_start, run_head
 from .warp import flow_warp
+from .weight_order import reorder
 
 TEACHER_CHANNELS = 320
 STUDENT_CHANNELS = 240
@@ -52,9 +56,9 @@ class _ShuffledConcatNHWC(torch.autograd.Function):
     Autograd's own backward of the stack hands each half a strided slice of the
     output gradient (every other channel). The LeakyReLU that produced the
     processed half then runs its backward on mixed layouts (strided gradient,
-    channels_last output), a slow path: ~10x the time of matching layouts, and
-    the largest single cost of a CPU train step. Here the two halves are gathered
-    into contiguous NHWC tensors once.
+    channels_last output), a slow path: ~10x the time of matching layouts. Here
+    the two halves are gathered into contiguous NHWC tensors once. (On CPU, chains
+    of ResBlocks skip the shuffle altogether: :mod:`sofkd_lib.resblock_chain`.)
     """
 
     @staticmethod
@@ -110,6 +114,71 @@ class CascadedResBlocks(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
+
+
+def cpu_fast_path(x: torch.Tensor) -> bool:
+    """Whether :func:`run_layers` takes the CPU fast path for ``x``.
+
+    Eager CPU execution only: tracing, ONNX export and ``torch.compile`` see the
+    plain modules, and so does every other device.
+    """
+    return (x.device.type == "cpu" and x.dim() == 4 and x.dtype in (torch.float32, torch.float64)
+            and not torch.jit.is_tracing() and not torch.compiler.is_compiling())
+
+
+def _fusable(layer: nn.Module) -> bool:
+    """A conv :func:`sofkd_lib.fused.conv_leaky_relu` can run with the LeakyReLU after it."""
+    return (isinstance(layer, nn.Conv2d) and layer.bias is None and layer.groups == 1 and layer.stride == (1, 1)
+            and layer.dilation == (1, 1) and layer.padding_mode == "zeros"
+            and layer.padding[0] == layer.padding[1] == layer.kernel_size[0] // 2
+            and layer.kernel_size[0] == layer.kernel_size[1])
+
+
+def run_layers(layers: Sequence[nn.Module], x: torch.Tensor,
+               logical_at: tuple[int, ...] | None = None) -> tuple[torch.Tensor, tuple[int, ...] | None]:
+    """Apply ``layers`` in turn, on CPU without the ResBlocks' channel shuffles or the heads' pixel shuffles.
+
+    On the fast path consecutive ResBlock chains run as one by
+    :func:`sofkd_lib.resblock_chain.run_chain` and a trailing sub-pixel head by
+    :func:`sofkd_lib.subpixel.run_head`. A chain's output comes with its channels
+    permuted: returned with ``logical_at`` (the logical channel at each position),
+    which the next conv absorbs, or passed in by the caller. Elsewhere it is the
+    layers one by one.
+    """
+    children = list(layers)
+    if not cpu_fast_path(x):
+        if logical_at is not None:
+            raise ValueError("run_layers: a permuted input needs the CPU fast path")
+        for layer in children:
+            x = layer(x)
+        return x, None
+    start = head_start(children)
+    body = children[: len(children) if start is None else start]
+    i = 0
+    while i < len(body):
+        layer = body[i]
+        if isinstance(layer, CascadedResBlocks):
+            blocks = list(layer.body)
+            while i + 1 < len(body) and isinstance(body[i + 1], CascadedResBlocks):
+                i += 1
+                blocks += list(body[i].body)
+            x, logical_at = run_chain(blocks, x, logical_at)
+        elif _fusable(layer) and i + 1 < len(body) and isinstance(body[i + 1], nn.LeakyReLU):
+            weight = layer.weight if logical_at is None else reorder(layer.weight, 1, logical_at)
+            x, logical_at = conv_leaky_relu(x, weight, body[i + 1].negative_slope, layer.padding[0]), None
+            i += 1
+        elif logical_at is None or isinstance(layer, nn.LeakyReLU):  # elementwise: order does not matter
+            x = layer(x)
+        elif isinstance(layer, nn.Conv2d) and layer.groups == 1:
+            x = F.conv2d(x, reorder(layer.weight, 1, logical_at), layer.bias, layer.stride, layer.padding,
+                         layer.dilation)
+            logical_at = None
+        else:
+            raise TypeError(f"run_layers: {type(layer).__name__} after a ResBlock chain is not supported")
+        i += 1
+    if start is not None:
+        x, logical_at = run_head(children[start:], x, logical_at), None
+    return x, logical_at
 
 
 def _subpixel_upsampler(channels: int, scale: int) -> list[nn.Module]:
@@ -169,18 +238,20 @@ class OFRnet(nn.Module):
         # Level 1, ½ LR: start from zero flow.
         pooled = F.avg_pool2d(pair, 2)
         zeros = pooled.new_zeros(pooled.shape[0], 2, *pooled.shape[2:])
-        flow_half = self.recurrent_flow(self.recurrent_features(torch.cat((pooled, zeros), 1)))
+        feats, order = run_layers(self.recurrent_features, torch.cat((pooled, zeros), 1))
+        flow_half = run_layers(self.recurrent_flow, feats, order)[0]
         # Upsampling a flow by k multiplies its pixel displacement, hence its value, by k.
         flow_half_up = F.interpolate(flow_half, scale_factor=2, mode="bilinear", align_corners=False) * 2
         # Level 2, LR: refine the upsampled level-1 flow.
         warped = flow_warp(neighbour, flow_half_up)
-        feats = self.recurrent_features(torch.cat((warped, centre, flow_half_up), 1))
-        flow_lr = self.recurrent_flow(feats) + flow_half_up
+        feats, order = run_layers(self.recurrent_features, torch.cat((warped, centre, flow_half_up), 1))
+        flow_lr = run_layers(self.recurrent_flow, feats, order)[0] + flow_half_up
         # Level 3, HR: sub-pixel head on the shared features plus the upsampled LR flow.
         warped = flow_warp(neighbour, flow_lr)
-        feats = self.recurrent_features(torch.cat((warped, centre, flow_lr), 1))
+        inputs = torch.cat((warped, centre, flow_lr), 1)
         flow_lr_up = F.interpolate(flow_lr, scale_factor=self.scale, mode="bilinear", align_corners=False)
-        flow_hr = self.upsampler(feats) + flow_lr_up * self.scale
+        # One pass through both: recurrent_features' ResBlocks continue straight into the upsampler's.
+        flow_hr = run_layers([*self.recurrent_features, *self.upsampler], inputs)[0] + flow_lr_up * self.scale
         return FlowPyramid(flow_half, flow_lr, flow_hr)
 
 
@@ -199,7 +270,7 @@ class SRnet(nn.Module):
         )
 
     def forward(self, draft_cube: torch.Tensor) -> torch.Tensor:
-        return self.body(draft_cube)
+        return run_layers(self.body, draft_cube)[0]
 
 
 def motion_compensate(lr: torch.Tensor, flow_hr: torch.Tensor, scale: int) -> torch.Tensor:

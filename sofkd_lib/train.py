@@ -475,6 +475,17 @@ def variant_losses(variant: str, step: nn.Module, lr: torch.Tensor, hr: torch.Te
     return terms
 
 
+def adam(params: list[torch.Tensor], **kwargs: Any) -> torch.optim.Adam:
+    """``torch.optim.Adam``, as the fused single-kernel implementation where it exists.
+
+    Same update rule; on CPU one fused pass instead of a dozen foreach passes over
+    every parameter (2.8 → 0.8 ms per teacher step here, ``bench/README.md``).
+    """
+    fused = bool(params) and all(p.dtype in (torch.float32, torch.float64) and p.device.type in ("cpu", "cuda")
+                                 for p in params)
+    return torch.optim.Adam(params, fused=fused or None, **kwargs)
+
+
 def make_optimizer(model: nn.Module, config: TrainConfig) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.StepLR]:
     """Adam over the trainable parameters only, and StepLR stepped once per iteration.
 
@@ -482,7 +493,7 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> tuple[torch.optim.O
     """
     params = [p for p in model.parameters() if p.requires_grad]
     lr = config.warm_start_lr if config.warm_start is not None and config.warm_start_lr is not None else config.lr
-    optimizer = torch.optim.Adam(params, lr=lr, betas=(config.adam_beta1, config.adam_beta2), eps=config.adam_eps)
+    optimizer = adam(params, lr=lr, betas=(config.adam_beta1, config.adam_beta2), eps=config.adam_eps)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step, gamma=config.lr_gamma)
     return optimizer, scheduler
 

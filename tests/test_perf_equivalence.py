@@ -1,9 +1,10 @@
 """The optimised models equal the authors'-style reference (sofkd_lib.reference).
 
 Guards the speed work in sofkd_lib.models: the one-copy channel shuffle, the
-chunked ResBlock, batched warps and channels_last execution must leave outputs
-unchanged (within 1e-5) and gradients
-unchanged (within 1e-4 of their size), and the state-dict keys untouched.
+chunked ResBlock, batched warps, channels_last execution and the CPU fast path
+(ResBlock chains without shuffles, blocked sub-pixel heads, fused conv +
+LeakyReLU) must leave outputs unchanged (within 1e-5) and gradients unchanged
+(within 1e-4 of their size), and the state-dict keys untouched.
 """
 from __future__ import annotations
 
@@ -141,3 +142,49 @@ def test_nhwc_shuffled_concat_gradients_are_dense_and_bitwise_equal():
     # The point of the function: gradients come back dense in channels_last memory.
     assert ga2.is_contiguous(memory_format=cl) and gb2.is_contiguous(memory_format=cl)
     assert not gb1.is_contiguous(memory_format=cl)  # autograd's own: every other channel of g
+
+
+def test_cpu_fast_path_is_taken_and_equals_the_plain_modules(monkeypatch):
+    """The CPU path (ResBlock chains without shuffles, blocked sub-pixel heads) against the
+    modules run one by one, in float64 so that any difference is a bug, not rounding."""
+    import sofkd_lib.models as M
+
+    torch.manual_seed(2)
+    model = SOFVSR(4, 16).double().train()
+    lr = torch.rand(2, 3, 1, 6, 8, dtype=torch.float64)
+    calls = {"chain": 0, "head": 0}
+
+    def counted(name, fn):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return fn(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(M, "run_chain", counted("chain", M.run_chain))
+    monkeypatch.setattr(M, "run_head", counted("head", M.run_head))
+
+    def run():
+        model.zero_grad()
+        out = model.forward_with_flows(lr)
+        (out.sr.square().mean() + sum(f.square().mean() for f in out.flows)).backward()
+        return [out.sr.detach(), *(f.detach() for f in out.flows)], [p.grad.clone() for p in model.parameters()]
+
+    fast_out, fast_grads = run()
+    # OFRnet: levels 1 and 2 one chain each, level 3 one chain through both CascadedResBlocks; SRnet one.
+    assert calls == {"chain": 4, "head": 4}
+    monkeypatch.setattr(M, "cpu_fast_path", lambda x: False)
+    plain_out, plain_grads = run()
+    assert calls == {"chain": 4, "head": 4}
+    for a, b in zip(fast_out, plain_out):
+        assert torch.allclose(a, b, atol=1e-12)
+    for (name, _), a, b in zip(model.named_parameters(), fast_grads, plain_grads):
+        assert torch.allclose(a, b, atol=1e-10), name
+
+
+def test_run_layers_refuses_a_permuted_input_off_the_fast_path():
+    from sofkd_lib.models import cpu_fast_path, run_layers
+
+    x = torch.zeros(1, 4, 2, 2, device="meta")
+    assert not cpu_fast_path(x) and cpu_fast_path(torch.zeros(1, 4, 2, 2))
+    with pytest.raises(ValueError, match="fast path"):
+        run_layers(torch.nn.Sequential(torch.nn.Conv2d(4, 2, 1)), x, (1, 0, 2, 3))

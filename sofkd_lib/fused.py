@@ -1,0 +1,43 @@
+"""Convolution with its LeakyReLU fused into oneDNN's epilogue (CPU fast path).
+
+Every conv of SOF-VSR but the flow/SR outputs and the depthwise convs is followed
+by LeakyReLU(0.1). oneDNN applies the activation while the conv's output is
+still in cache (``torch.ops.mkldnn._convolution_pointwise``, the op PyTorch's own
+CPU compiler fuses to), which saves one pass over every activation. The backward
+is the unfused one: LeakyReLU's from the saved output, then the conv's.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def _fused_op_available() -> bool:
+    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+
+
+class _ConvLeakyReLU(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, slope: float, padding: int):  # type: ignore[override]
+        y = torch.ops.mkldnn._convolution_pointwise(
+            x, weight, None, [padding, padding], [1, 1], [1, 1], 1, "leaky_relu", [slope], "")
+        ctx.slope, ctx.padding = slope, padding
+        ctx.save_for_backward(x, weight, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        x, weight, y = ctx.saved_tensors
+        grad_z = torch.ops.aten.leaky_relu_backward(grad, y, ctx.slope, True)
+        need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        grad_x, grad_w, _ = torch.ops.aten.convolution_backward(
+            grad_z, x, weight, None, [1, 1], [ctx.padding, ctx.padding], [1, 1], False, [0, 0], 1,
+            [need_x, need_w, False])
+        return grad_x, grad_w, None, None
+
+
+def conv_leaky_relu(x: torch.Tensor, weight: torch.Tensor, slope: float, padding: int = 0) -> torch.Tensor:
+    """``leaky_relu(conv2d(x, weight, padding=padding), slope)``: stride 1, no bias, groups 1."""
+    if x.dtype == torch.float32 and x.device.type == "cpu" and _fused_op_available():
+        return _ConvLeakyReLU.apply(x, weight, slope, padding)
+    return F.leaky_relu(F.conv2d(x, weight, padding=padding), slope)
