@@ -116,7 +116,7 @@ class ReferenceStep(torch.nn.Module):
 def train_step(variant: str, amp: bool, channels_last: bool, compile_model: bool = False,
                reference: bool = False) -> Callable[[], Any]:
     """The trainer's step for ``variant`` as a no-argument callable (see the module docstring)."""
-    from sofkd_lib.train import StudentStep, variant_losses
+    from sofkd_lib.train import StudentStep, adam, variant_losses
 
     model = build(VARIANT_MODELS[variant], channels_last)
     teacher = None
@@ -130,7 +130,8 @@ def train_step(variant: str, amp: bool, channels_last: bool, compile_model: bool
     if compile_model:
         step = torch.compile(step)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=1e-4)
+    # The trainer's optimiser (fused Adam since commit 92e5fb6; gpu.json was measured before, with foreach Adam).
+    opt = torch.optim.Adam(params, lr=1e-4) if reference else adam(params, lr=1e-4)
     lr, hr = batch()
     autocast = (lambda: torch.autocast(DEVICE, dtype=torch.bfloat16)) if amp else contextlib.nullcontext
 

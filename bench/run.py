@@ -152,6 +152,27 @@ def refresh_memory(path: Path, threads: int | None) -> int:
     return 0
 
 
+def add_flops(entry: dict, case: Case) -> None:
+    """Count ``case``'s FLOPs and set them against its measured optimised time and matmul rate."""
+    counted = job_flops(case)
+    opt_s = entry["timing"]["tuned_allocator"]["optimised"]["median_s"]
+    mm = statistics.median(entry["timing"]["matmul_gflops_in_workers"])
+    entry["flop_count"] = counted
+    entry["flops"] = counted["flops"]
+    entry["achieved_gflops"] = counted["flops"] / opt_s / 1e9
+    entry["fraction_of_matmul_rate"] = counted["flops"] / opt_s / 1e9 / mm
+
+
+def refresh_flops(path: Path) -> int:
+    """Re-count the FLOPs of every case in an existing results file (timings kept)."""
+    data = json.loads(path.read_text())
+    for entry in data["cases"]:
+        add_flops(entry, Case(entry["kind"], entry["model"], entry["batch"], *entry["lr_size"]))
+    write_json(data, path)
+    print(f"[bench] FLOPs re-counted in {path}")
+    return 0
+
+
 def write_json(data: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
@@ -174,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None,
                    help="threads per worker (default: torch's default); 1 is steadier when the cores are shared")
     p.add_argument("--memory-only", action="store_true", help="re-measure peak memory into an existing --out JSON")
+    p.add_argument("--flops-only", action="store_true", help="re-count FLOPs into an existing --out JSON")
     a = p.parse_args(argv)
     global THREADS
     THREADS = a.threads
@@ -182,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     rounds = 1 if a.quick else a.rounds
     if a.memory_only:
         return refresh_memory(a.out, a.threads)
+    if a.flops_only:
+        return refresh_flops(a.out)
     started = time.time()
     data = {
         "machine": machine(),
@@ -200,14 +224,7 @@ def main(argv: list[str] | None = None) -> int:
                  "lr_size": [case.height, case.width], "hr_size": [4 * case.height, 4 * case.width],
                  "load_average": os.getloadavg()}
         entry["timing"] = time_case(case, a.iters, rounds)
-        counted = job_flops(case)
-        flops = counted["flops"]
-        entry["flop_count"] = counted
-        opt_s = entry["timing"]["tuned_allocator"]["optimised"]["median_s"]
-        mm = statistics.median(entry["timing"]["matmul_gflops_in_workers"])
-        entry["flops"] = flops
-        entry["achieved_gflops"] = flops / opt_s / 1e9
-        entry["fraction_of_matmul_rate"] = flops / opt_s / 1e9 / mm
+        add_flops(entry, case)
         if not (a.quick or a.no_memory):
             entry["memory"] = memory_case(case)
         if case.kind == "infer" and not (a.quick or a.no_onnx):

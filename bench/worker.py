@@ -153,18 +153,21 @@ def job_flops(case: Case) -> dict:
     the forward's cost): torch 2.13's counter ignores ``groups`` in the backward of
     a depthwise conv (it books 160× too much there), so its raw backward figure is
     kept only for the record.
+
+    Counted on the reference execution: the same convolutions, all of them known to
+    the counter (the optimised CPU path's fused oneDNN conv + LeakyReLU is not).
     """
     from torch.utils.flop_counter import FlopCounterMode
 
-    _, model = build(case)
+    model, _ = build(case)
     lr, _ = inputs(case)
     with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-        model(lr)
+        reference_forward(model, lr)
     forward = counter.get_total_flops()
     if case.kind == "infer":
         return {"flops": forward, "forward_flops": forward, "rule": "forward, FlopCounterMode"}
     with FlopCounterMode(display=False) as raw:
-        runner(case, model, False)()
+        runner(case, model, True)()
     return {"flops": 3 * forward, "forward_flops": forward, "counter_raw_train_step_flops": raw.get_total_flops(),
             "rule": "3 x forward (FlopCounterMode); the raw counter over-counts depthwise backward"}
 
