@@ -154,8 +154,8 @@ def job_flops(case: Case) -> dict:
     a depthwise conv (it books 160× too much there), so its raw backward figure is
     kept only for the record.
 
-    Counted on the reference execution: the same convolutions, all of them known to
-    the counter (the optimised CPU path's fused oneDNN conv + LeakyReLU is not).
+    Counted on the reference execution: the model's function, whatever kernels the
+    optimised path uses (its count is the same: ``tests/test_fused.py``).
     """
     from torch.utils.flop_counter import FlopCounterMode
 

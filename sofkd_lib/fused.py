@@ -5,6 +5,9 @@ by LeakyReLU(0.1). oneDNN applies the activation while the conv's output is
 still in cache (``torch.ops.mkldnn._convolution_pointwise``, the op PyTorch's own
 CPU compiler fuses to), which saves one pass over every activation. The backward
 is the unfused one: LeakyReLU's from the saved output, then the conv's.
+
+The op's FLOPs are registered with ``torch.utils.flop_counter`` (a convolution's),
+so ``FlopCounterMode`` counts this path as it counts the plain modules.
 """
 from __future__ import annotations
 
@@ -14,6 +17,22 @@ import torch.nn.functional as F
 
 def _fused_op_available() -> bool:
     return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+
+
+def _register_flops() -> None:
+    from torch.utils.flop_counter import conv_flop_count, flop_registry, register_flop_formula
+
+    target = torch.ops.mkldnn._convolution_pointwise
+    if target in flop_registry:  # registered by torch itself, or by an earlier import
+        return
+
+    @register_flop_formula(target)
+    def _conv_pointwise_flops(x_shape, w_shape, *args, out_shape=None, **kwargs) -> int:
+        return conv_flop_count(x_shape, w_shape, out_shape, transposed=False)
+
+
+if _fused_op_available():
+    _register_flops()
 
 
 class _ConvLeakyReLU(torch.autograd.Function):

@@ -32,3 +32,18 @@ def test_fused_op_is_used_on_this_build():
     if not torch.backends.mkldnn.is_available():
         pytest.skip("this torch build has no oneDNN")
     assert _fused_op_available()
+
+
+def test_flop_counter_counts_the_fast_path_like_the_reference():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from sofkd_lib.models import SOFVSR
+    from sofkd_lib.reference import reference_forward
+
+    model = SOFVSR(4, 16).eval()
+    lr = torch.rand(1, 3, 1, 6, 8)
+    with torch.no_grad(), FlopCounterMode(display=False) as fast:
+        model(lr)
+    with torch.no_grad(), FlopCounterMode(display=False) as ref:
+        reference_forward(model, lr)
+    assert fast.get_total_flops() == ref.get_total_flops() > 0
