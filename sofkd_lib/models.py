@@ -119,11 +119,12 @@ class CascadedResBlocks(nn.Module):
 def cpu_fast_path(x: torch.Tensor) -> bool:
     """Whether :func:`run_layers` takes the CPU fast path for ``x``.
 
-    Eager CPU execution only: tracing, ONNX export and ``torch.compile`` see the
-    plain modules, and so does every other device.
+    Eager float CPU execution only: tracing, ONNX export, ``torch.compile`` and CPU
+    autocast see the plain modules, and so does every other device.
     """
     return (x.device.type == "cpu" and x.dim() == 4 and x.dtype in (torch.float32, torch.float64)
-            and not torch.jit.is_tracing() and not torch.compiler.is_compiling())
+            and not torch.jit.is_tracing() and not torch.compiler.is_compiling()
+            and not torch.is_autocast_enabled("cpu"))
 
 
 def _fusable(layer: nn.Module) -> bool:

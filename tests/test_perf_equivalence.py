@@ -186,5 +186,7 @@ def test_run_layers_refuses_a_permuted_input_off_the_fast_path():
 
     x = torch.zeros(1, 4, 2, 2, device="meta")
     assert not cpu_fast_path(x) and cpu_fast_path(torch.zeros(1, 4, 2, 2))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not cpu_fast_path(torch.zeros(1, 4, 2, 2))
     with pytest.raises(ValueError, match="fast path"):
         run_layers(torch.nn.Sequential(torch.nn.Conv2d(4, 2, 1)), x, (1, 0, 2, 3))
