@@ -37,26 +37,40 @@ if _fused_op_available():
 
 class _ConvLeakyReLU(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, slope: float, padding: int):  # type: ignore[override]
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, slope: float, padding: int,  # type: ignore[override]
+                reuse_grad: bool):
         y = torch.ops.mkldnn._convolution_pointwise(
             x, weight, None, [padding, padding], [1, 1], [1, 1], 1, "leaky_relu", [slope], "")
-        ctx.slope, ctx.padding = slope, padding
+        ctx.slope, ctx.padding, ctx.reuse_grad = slope, padding, reuse_grad
         ctx.save_for_backward(x, weight, y)
         return y
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
         x, weight, y = ctx.saved_tensors
-        grad_z = torch.ops.aten.leaky_relu_backward(grad, y, ctx.slope, True)
+        if ctx.reuse_grad and grad.stride() == y.stride():
+            # Written over the incoming gradient: no fresh buffer to fault in and fill (see conv_leaky_relu).
+            grad_z = torch.ops.aten.leaky_relu_backward.grad_input(grad, y, ctx.slope, True, grad_input=grad)
+        else:
+            grad_z = torch.ops.aten.leaky_relu_backward(grad, y, ctx.slope, True)
         need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         grad_x, grad_w, _ = torch.ops.aten.convolution_backward(
             grad_z, x, weight, None, [1, 1], [ctx.padding, ctx.padding], [1, 1], False, [0, 0], 1,
             [need_x, need_w, False])
-        return grad_x, grad_w, None, None
+        return grad_x, grad_w, None, None, None
 
 
-def conv_leaky_relu(x: torch.Tensor, weight: torch.Tensor, slope: float, padding: int = 0) -> torch.Tensor:
-    """``leaky_relu(conv2d(x, weight, padding=padding), slope)``: stride 1, no bias, groups 1."""
+def conv_leaky_relu(x: torch.Tensor, weight: torch.Tensor, slope: float, padding: int = 0,
+                    reuse_grad: bool = False) -> torch.Tensor:
+    """``leaky_relu(conv2d(x, weight, padding=padding), slope)``: stride 1, no bias, groups 1.
+
+    ``reuse_grad=True`` lets the backward overwrite the gradient it receives (one
+    memory pass less over the activation). Only for an output whose gradient nobody
+    else reads: its one consumer's backward makes a fresh tensor (a conv's grad_input,
+    a concatenation), as at the call sites in :mod:`sofkd_lib.resblock_chain` and
+    :mod:`sofkd_lib.subpixel`; never when the output feeds an addition, whose
+    backward hands one gradient to both inputs.
+    """
     if x.dtype == torch.float32 and x.device.type == "cpu" and _fused_op_available():
-        return _ConvLeakyReLU.apply(x, weight, slope, padding)
+        return _ConvLeakyReLU.apply(x, weight, slope, padding, reuse_grad)
     return F.leaky_relu(F.conv2d(x, weight, padding=padding), slope)

@@ -166,7 +166,10 @@ def run_layers(layers: Sequence[nn.Module], x: torch.Tensor,
             x, logical_at = run_chain(blocks, x, logical_at)
         elif _fusable(layer) and i + 1 < len(body) and isinstance(body[i + 1], nn.LeakyReLU):
             weight = layer.weight if logical_at is None else reorder(layer.weight, 1, logical_at)
-            x, logical_at = conv_leaky_relu(x, weight, body[i + 1].negative_slope, layer.padding[0]), None
+            # A ResBlock chain next reads it through _SplitRuns, whose gradient is a fresh concatenation.
+            feeds_chain = i + 2 < len(body) and isinstance(body[i + 2], CascadedResBlocks)
+            x = conv_leaky_relu(x, weight, body[i + 1].negative_slope, layer.padding[0], reuse_grad=feeds_chain)
+            logical_at = None
             i += 1
         elif logical_at is None or isinstance(layer, nn.LeakyReLU):  # elementwise: order does not matter
             x = layer(x)

@@ -163,9 +163,11 @@ def run_chain(blocks: Sequence[nn.Module], x: torch.Tensor,
     for j, (block, (runs, columns)) in enumerate(zip(blocks, plan.blocks), start=1):
         conv_in, relu_in, depthwise, conv_out, relu_out = block.body
         processed = _image(_gather(pieces, runs), n, h, w)
-        y = conv_leaky_relu(processed, reorder(conv_in.weight, 1, columns), relu_in.negative_slope)
+        # Both activations' gradients are fresh tensors only they read (the depthwise conv's
+        # grad_input; a _SplitRuns concatenation or a slice of the chain output's gradient).
+        y = conv_leaky_relu(processed, reorder(conv_in.weight, 1, columns), relu_in.negative_slope, reuse_grad=True)
         y = depthwise(y)
-        y = conv_leaky_relu(y, conv_out.weight, relu_out.negative_slope)
+        y = conv_leaky_relu(y, conv_out.weight, relu_out.negative_slope, reuse_grad=True)
         pieces.update(_split(_rows(y.contiguous(memory_format=torch.channels_last)), plan.splits[j]))
     out = _image(_gather(pieces, plan.output), n, h, w)
     return out, plan.output_logical_at

@@ -192,7 +192,9 @@ def run_head(head: Sequence[nn.Module], x: torch.Tensor,
         if columns is not None:
             weight, columns = reorder(weight, 1, columns), None
         # The blocked rows seen as a channels_last (n, c, h, w·P) image: a 1x1 conv ignores where pixels are.
-        act = conv_leaky_relu(act, weight, relu.negative_slope).contiguous(memory_format=torch.channels_last)
+        # Read only by the next stage's conv or the tap conv, whose backward makes a fresh gradient.
+        act = conv_leaky_relu(act, weight, relu.negative_slope, reuse_grad=True)
+        act = act.contiguous(memory_format=torch.channels_last)
         factors.append(f)
         act = act.permute(0, 2, 3, 1).reshape(n, h, -1, c).permute(0, 3, 1, 2)  # a view: (n, c, h, w·P·f²)
     final = head[-1]

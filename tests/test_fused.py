@@ -47,3 +47,18 @@ def test_flop_counter_counts_the_fast_path_like_the_reference():
     with torch.no_grad(), FlopCounterMode(display=False) as ref:
         reference_forward(model, lr)
     assert fast.get_total_flops() == ref.get_total_flops() > 0
+
+
+def test_reused_gradient_buffer_gives_the_same_gradients():
+    # The chain's use: a fused conv whose output only a depthwise conv reads (fresh grad_input).
+    cl = torch.channels_last
+    x0 = torch.randn(2, 6, 5, 7).contiguous(memory_format=cl)
+    w0 = torch.randn(6, 6, 1, 1).contiguous(memory_format=cl)
+    dw = torch.randn(6, 1, 3, 3).contiguous(memory_format=cl)
+    g = torch.randn(2, 6, 5, 7)
+    grads = []
+    for reuse in (False, True):
+        x, w = x0.clone().requires_grad_(), w0.clone().requires_grad_()
+        F.conv2d(conv_leaky_relu(x, w, 0.1, reuse_grad=reuse), dw, padding=1, groups=6).backward(g)
+        grads.append((x.grad, w.grad))
+    assert torch.equal(grads[0][0], grads[1][0]) and torch.equal(grads[0][1], grads[1][1])
