@@ -31,6 +31,7 @@ this path to them within float rounding.
 from __future__ import annotations
 
 import functools
+import math
 from typing import Sequence
 
 import torch
@@ -52,13 +53,6 @@ def subpixel_row_order(channels: int, factor: int) -> tuple[int, ...]:
     ``(i, j)`` of channel ``c`` at position ``(i·f + j)·channels + c``.
     """
     return tuple(torch.arange(channels * factor * factor).view(channels, factor * factor).t().reshape(-1).tolist())
-
-
-def _prod(values: Sequence[int]) -> int:
-    out = 1
-    for v in values:
-        out *= v
-    return out
 
 
 def _image_permutation(n_stages: int) -> list[int]:
@@ -109,7 +103,7 @@ class _TapConv3x3(torch.autograd.Function):
     def forward(ctx, rows: torch.Tensor, weight: torch.Tensor, n: int, h: int, w: int,  # type: ignore[override]
                 factors: tuple[int, ...]) -> torch.Tensor:
         cout, cin = weight.shape[:2]
-        scale = _prod(factors)
+        scale = math.prod(factors)
         height, width = h * scale, w * scale
         taps = weight.permute(2, 3, 0, 1).reshape(9 * cout, cin)  # row = tap·cout + o
         # (M, 9·cout) per pixel → image order → per image, one plane per (tap, output):
