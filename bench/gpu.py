@@ -34,7 +34,7 @@ import torch
 
 from sofkd_lib.config import make_config
 from sofkd_lib.models import SOFVSR, STUDENT_CHANNELS, TEACHER_CHANNELS
-from sofkd_lib.reference import reference_forward
+from sofkd_lib.reference import ReferenceStep, reference_forward
 
 from .run import write_json
 
@@ -100,17 +100,6 @@ def batch(b: int = BATCH) -> tuple[torch.Tensor, torch.Tensor]:
     lr = torch.rand(b, FRAMES, 1, PATCH, PATCH, device=DEVICE, generator=g)
     hr = torch.rand(b, FRAMES, 1, SCALE * PATCH, SCALE * PATCH, device=DEVICE, generator=g)
     return lr, hr
-
-
-class ReferenceStep(torch.nn.Module):
-    """The trainer's step module, run the authors' way (:func:`sofkd_lib.reference.reference_forward`)."""
-
-    def __init__(self, model: SOFVSR):
-        super().__init__()
-        self.model = model
-
-    def forward(self, lr: torch.Tensor, flows: Any = None) -> Any:
-        return reference_forward(self.model, lr, with_flows=True)
 
 
 def train_step(variant: str, amp: bool, channels_last: bool, compile_model: bool = False,

@@ -24,6 +24,9 @@ def tables(data: dict) -> str:
         f"{data['load_average_start'][0]:.1f} (cores shared with other jobs). fp32 matmul rate "
         f"{data['matmul_gflops_start']:.0f} GFLOP/s at start, {data.get('matmul_gflops_end', float('nan')):.0f} at end.",
         "",
+        # Files written before the trainer's step was timed recorded no description: an L1 loss on the SR frame.
+        "Train step timed: " + data["settings"].get("train_step", "forward, L1 loss on the SR frame, backward, Adam") + ".",
+        "",
         "| case | LR size | reference ms | optimised ms | speedup | same-malloc speedup (default / tuned) "
         "| GFLOP | GFLOP/s | of matmul rate | page faults ref → opt |",
         "|---|---|---|---|---|---|---|---|---|---|",

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from .worker import Case, job_flops, matmul_gflops
+from .worker import TRAIN_STEP, Case, job_flops, matmul_gflops
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "results" / "bench" / "cpu.json"
@@ -211,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "load_average_start": os.getloadavg(),
         "settings": {"iters": a.iters, "rounds": rounds, "tuned_malloc_env": TUNED_MALLOC_ENV, "threads": a.threads,
+                     "train_step": TRAIN_STEP,
                      "note": "2 CPU cores shared with other jobs while measured: see load averages; "
                              "compare ratios measured in the same process, not absolute times"},
         "matmul_gflops_start": matmul_gflops(),

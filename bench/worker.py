@@ -25,12 +25,16 @@ from dataclasses import asdict, dataclass
 import torch
 
 from sofkd_lib.models import SOFVSR, STUDENT_CHANNELS, TEACHER_CHANNELS
-from sofkd_lib.reference import reference_forward
-from sofkd_lib.train import adam
+from sofkd_lib.reference import ReferenceStep, reference_forward
+from sofkd_lib.train import StudentStep, adam, variant_losses
 
 CHANNELS = {"teacher": TEACHER_CHANNELS, "student": STUDENT_CHANNELS}
 SCALE = 4
+FRAMES = 3
 SEED = 0
+#: What a train case times (recorded in the results JSON).
+TRAIN_STEP = ("the trainer's step: sofkd_lib.train.variant_losses (teacher / no-KD student, Eq. 1: "
+              "MSE + 0.01 x L_OFR over three flow levels), backward, Adam, every loss term read back")
 
 
 @dataclass(frozen=True)
@@ -71,17 +75,26 @@ def build(case: Case) -> tuple[SOFVSR, SOFVSR]:
 
 
 def inputs(case: Case) -> tuple[torch.Tensor, torch.Tensor]:
+    """LR frames (B, 3, 1, h, w) and their HR frames (B, 3, 1, 4h, 4w), as the trainer's batches."""
     g = torch.Generator().manual_seed(SEED + 1)
-    lr = torch.rand(case.batch, 3, 1, case.height, case.width, generator=g)
-    hr = torch.rand(case.batch, 1, SCALE * case.height, SCALE * case.width, generator=g)
+    lr = torch.rand(case.batch, FRAMES, 1, case.height, case.width, generator=g)
+    hr = torch.rand(case.batch, FRAMES, 1, SCALE * case.height, SCALE * case.width, generator=g)
     return lr, hr
 
 
 def runner(case: Case, model: SOFVSR, reference: bool):
-    """A no-argument callable doing one unit of work (a train step or one inference)."""
+    """A no-argument callable doing one unit of work (a train step or one inference).
+
+    The train step is the trainer's own for the whole-model variant of ``case.model``
+    (teacher or no-KD student: Eq. 1, L_SR + 0.01·L_OFR over the three flow levels,
+    :func:`sofkd_lib.train.variant_losses`), then backward and Adam, every loss term
+    read back as the trainer logs them; the reference runs the same losses on the
+    authors' execution of the forward (:class:`sofkd_lib.reference.ReferenceStep`).
+    """
     lr, hr = inputs(case)
-    forward = (lambda x: reference_forward(model, x)) if reference else model
     if case.kind == "infer":
+        forward = (lambda x: reference_forward(model, x)) if reference else model
+
         def infer():
             with torch.inference_mode():
                 return forward(lr)
@@ -89,13 +102,14 @@ def runner(case: Case, model: SOFVSR, reference: bool):
     # Each side with its own optimiser: the authors' plain Adam, ours as the trainer builds it.
     params = list(model.parameters())
     optimiser = torch.optim.Adam(params, lr=1e-4) if reference else adam(params, lr=1e-4)
+    step_module = ReferenceStep(model) if reference else StudentStep(model)
 
     def step():
+        terms = variant_losses(case.model, step_module, lr, hr)
         optimiser.zero_grad(set_to_none=True)
-        loss = torch.nn.functional.l1_loss(forward(lr), hr)
-        loss.backward()
+        terms["loss"].backward()
         optimiser.step()
-        return loss.detach()
+        return {k: float(v.detach()) for k, v in terms.items()}
     return step
 
 

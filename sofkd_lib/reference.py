@@ -147,3 +147,24 @@ def reference_forward(model: SOFVSR, lr: torch.Tensor, with_flows: bool = False)
         return sr
     flows = FlowPyramid(*(f.transpose(0, 1) for f in (flow1, flow2, flow3)))
     return SOFVSROutput(sr, flows)
+
+
+class ReferenceStep(nn.Module):
+    """The trainer's step module (:class:`sofkd_lib.train.StudentStep`) run the authors' way.
+
+    ``forward(lr)`` returns the SR and the flow pyramid of :func:`reference_forward`, so
+    :func:`sofkd_lib.train.variant_losses` computes a whole-model variant's losses on it
+    (teacher, no-KD student) exactly as on the optimised model. Phase-1 flows are not
+    accepted: the reference always estimates its own.
+    """
+
+    def __init__(self, model: SOFVSR):
+        super().__init__()
+        self.model = model
+
+    def forward(self, lr: torch.Tensor, flows: FlowPyramid | None = None) -> SOFVSROutput:
+        if flows is not None:
+            raise ValueError("ReferenceStep runs whole-model variants only; it does not take given flows")
+        out = reference_forward(self.model, lr, with_flows=True)
+        assert isinstance(out, SOFVSROutput)
+        return out

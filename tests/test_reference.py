@@ -86,3 +86,28 @@ def test_reference_forward_rejects_bad_input():
         reference_forward(model, torch.rand(1, 5, 1, 4, 4))
     with pytest.raises(TypeError, match="SOFVSR"):
         reference_forward(torch.nn.Identity(), torch.rand(1, 3, 1, 4, 4))
+
+
+def test_reference_step_gives_the_trainers_losses():
+    # The benchmarks time the trainer's step on both executions: same loss terms, same gradients.
+    from sofkd_lib.reference import ReferenceStep
+    from sofkd_lib.train import StudentStep, variant_losses
+
+    torch.manual_seed(0)
+    model = SOFVSR(2, 8).train()
+    lr, hr = torch.rand(2, 3, 1, 6, 8), torch.rand(2, 3, 1, 12, 16)
+    grads = []
+    terms = []
+    for step in (ReferenceStep(model), StudentStep(model)):
+        model.zero_grad(set_to_none=True)
+        t = variant_losses("teacher", step, lr, hr)
+        t["loss"].backward()
+        terms.append({k: v.item() for k, v in t.items()})
+        grads.append([p.grad.clone() for p in model.parameters()])
+    assert terms[0].keys() == {"loss_sr", "loss_ofr", "loss_sof", "loss"}
+    for key in terms[0]:
+        assert terms[0][key] == pytest.approx(terms[1][key], rel=1e-5)
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4 * b.abs().max().item())
+    with pytest.raises(ValueError, match="given flows"):
+        ReferenceStep(model)(lr, model.forward_with_flows(lr).flows)
