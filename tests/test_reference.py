@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from sofkd_lib.models import SOFVSR
-from sofkd_lib.reference import _channel_shuffle, reference_forward, reference_warp
+from sofkd_lib.reference import ReferenceStep, _channel_shuffle, reference_forward, reference_warp
+from sofkd_lib.train import StudentStep, variant_losses
 from sofkd_lib.warp import FLOW_UNIT_PX, flow_warp
 
 
@@ -90,9 +91,6 @@ def test_reference_forward_rejects_bad_input():
 
 def test_reference_step_gives_the_trainers_losses():
     # The benchmarks time the trainer's step on both executions: same loss terms, same gradients.
-    from sofkd_lib.reference import ReferenceStep
-    from sofkd_lib.train import StudentStep, variant_losses
-
     torch.manual_seed(0)
     model = SOFVSR(2, 8).train()
     lr, hr = torch.rand(2, 3, 1, 6, 8), torch.rand(2, 3, 1, 12, 16)
