@@ -21,7 +21,8 @@ def tables(data: dict) -> str:
     lines = [
         f"Machine: {m['cpu_model']}, {m['logical_cpus']} logical CPUs, torch {m['torch']}, "
         f"{threads} thread(s) per run, ONNX Runtime {m['onnxruntime']}; load average at start "
-        f"{data['load_average_start'][0]:.1f} (cores shared with other jobs). fp32 matmul rate "
+        f"{data['load_average_start'][0]:.1f}, at end {data.get('load_average_end', [float('nan')])[0]:.1f} "
+        "(the benchmark's own workers count at the end). fp32 matmul rate "
         f"{data['matmul_gflops_start']:.0f} GFLOP/s at start, {data.get('matmul_gflops_end', float('nan')):.0f} at end.",
         "",
         # Files written before the trainer's step was timed recorded no description: an L1 loss on the SR frame.

@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_start": os.getloadavg(),
         "settings": {"iters": a.iters, "rounds": rounds, "tuned_malloc_env": TUNED_MALLOC_ENV, "threads": a.threads,
                      "train_step": TRAIN_STEP,
-                     "note": "2 CPU cores shared with other jobs while measured: see load averages; "
+                     "note": "other jobs may share the cores: see the load averages; "
                              "compare ratios measured in the same process, not absolute times"},
         "matmul_gflops_start": matmul_gflops(),
         "cases": [],
