@@ -104,6 +104,11 @@ def flow_distillation_loss(flows_student: FlowPyramid, flows_teacher: FlowPyrami
     return sum(F.mse_loss(s, t.detach()) for s, t in zip(flows_student, flows_teacher))
 
 
-def phase2_loss(loss_sof_student: torch.Tensor, loss_flow_distill: torch.Tensor, alpha: float = ALPHA) -> torch.Tensor:
-    """Eq. 8: phase-2 loss α·L_SOF(student) + (1 − α)·L_KD-OFR (Eq. 4 with Eq. 7)."""
-    return kd_loss(loss_sof_student, loss_flow_distill, alpha)
+def phase2_loss(loss_sof_student: torch.Tensor, loss_flow_distill: torch.Tensor, loss_sr_distill: torch.Tensor,
+                alpha: float = ALPHA) -> torch.Tensor:
+    """Eq. 8: phase-2 loss α·L_SOF(student) + (1 − α)·(L_KD-OFR + L_KD-SR).
+
+    Eq. 4 with both distillation terms: the teacher's flows (Eq. 7) and its SR frame
+    (Eq. 5), as the paper keeps the SR term of phase 1 in phase 2.
+    """
+    return kd_loss(loss_sof_student, loss_flow_distill + loss_sr_distill, alpha)

@@ -373,21 +373,26 @@ def plot_distillation_scheme(counts: Mapping[str, float], alpha: float = 0.9):
     _arrow(ax, (7.75, 3.0), (8.6, 3.0))
     _arrow(ax, (4.35, 1.0), (8.6, 1.0))
     _arrow(ax, (9.0, 1.3), (9.0, 2.7), "target", colour="#d62728", dashed=True)
-    # Phase 2: a new student OFRnet learns the teacher's flows; the phase-1 SRnet is frozen.
+    # Phase 2 (Eq. 8): a new student OFRnet learns the teacher's flows and, through the frozen
+    # phase-1 SRnet, the teacher's SR frame.
     ax = axes[1]
-    ax.set_title(f"Phase 2 (Eq. 8): L = {alpha:g}·L_SOF + {1 - alpha:.1g}·Σ MSE(flow_T, flow_S)", fontsize=9)
+    ax.set_title(f"Phase 2 (Eq. 8): L = {alpha:g}·L_SOF + {1 - alpha:.1g}·(Σ MSE(flow_T, flow_S) + |SR_T − SR_S|₁)",
+                 fontsize=9)
     ax.text(0.6, 2.0, "LR\nframes", ha="center", va="center", fontsize=8)
     _box(ax, 3.2, 3.0, f"student OFRnet\n{c['student_ofr']:.3f} M (trained)", trained)
     _box(ax, 3.2, 1.0, f"teacher OFRnet\n{c['teacher_ofr']:.3f} M (frozen)", frozen, frozen=True)
     _box(ax, 6.8, 3.0, f"phase-1 SRnet\n{c['student_sr']:.3f} M (frozen)", frozen, frozen=True)
+    _box(ax, 6.8, 1.0, f"teacher SRnet\n{c['teacher_sr']:.3f} M (frozen)", teacher_c, frozen=True)
     _arrow(ax, (1.0, 2.2), (2.05, 2.9))
     _arrow(ax, (1.0, 1.8), (2.05, 1.1))
     _arrow(ax, (4.35, 3.0), (5.65, 3.0), "flow_S")
-    _arrow(ax, (4.35, 1.0), (4.9, 1.0))
-    ax.text(5.3, 1.0, "flow_T", ha="center", va="center", fontsize=8)
-    _arrow(ax, (5.3, 1.25), (4.5, 2.6), "target", colour="#d62728", dashed=True)
+    _arrow(ax, (4.35, 1.0), (5.65, 1.0), "flow_T")
+    _arrow(ax, (3.2, 1.48), (3.2, 2.52), "target", colour="#d62728", dashed=True)
     ax.text(9.1, 3.0, "SR_S", ha="center", va="center", fontsize=9)
+    ax.text(9.1, 1.0, "SR_T", ha="center", va="center", fontsize=9)
     _arrow(ax, (7.95, 3.0), (8.7, 3.0))
+    _arrow(ax, (7.95, 1.0), (8.7, 1.0))
+    _arrow(ax, (9.1, 1.3), (9.1, 2.7), "target", colour="#d62728", dashed=True)
     ax.text(5.0, 0.15, f"result: student {c['student_ofr'] + c['student_sr']:.3f} M vs teacher "
             f"{c['teacher_ofr'] + c['teacher_sr']:.3f} M", ha="center", fontsize=8)
     return fig

@@ -82,8 +82,8 @@ LOSS_TERMS: dict[str, tuple[str, ...]] = {
     "teacher": ("loss_sr", "loss_ofr", "loss_sof", "loss"),
     "student": ("loss_sr", "loss_ofr", "loss_sof", "loss"),
     "phase1": ("loss_sr", "loss_ofr", "loss_sof", "loss_kd_sr", "loss"),
-    "phase2": ("loss_sr", "loss_ofr", "loss_sof", "loss_kd_ofr", "loss"),
-    "phase1+2": ("loss_sr", "loss_ofr", "loss_sof", "loss_kd_ofr", "loss"),
+    "phase2": ("loss_sr", "loss_ofr", "loss_sof", "loss_kd_ofr", "loss_kd_sr", "loss"),
+    "phase1+2": ("loss_sr", "loss_ofr", "loss_sof", "loss_kd_ofr", "loss_kd_sr", "loss"),
 }
 #: Config fields that may change when resuming (they do not alter the weights' trajectory).
 RESUMABLE_CHANGES = frozenset({
@@ -443,33 +443,32 @@ def variant_losses(variant: str, step: nn.Module, lr: torch.Tensor, hr: torch.Te
 
     teacher, student: Eq. 1. phase1: Eq. 6 = α·L_SOF + (1−α)·L_KD-SR, with the
     flows of the frozen teacher OFRnet (the model's OFRnet is a copy of it).
-    phase2, phase1+2: Eq. 8 = α·L_SOF + (1−α)·L_KD-OFR.
+    phase2, phase1+2: Eq. 8 = α·L_SOF + (1−α)·(L_KD-OFR + L_KD-SR), the teacher's
+    SR frame and flows both computed from the same batch.
     ``autocast`` wraps the forward passes only (bf16 on CUDA); the losses are
     always computed in float32.
     """
     if variant not in LOSS_TERMS:
         raise ConfigError(f"unknown variant {variant!r}; choose from {list(VARIANTS)}")
     centre = hr[:, hr.shape[1] // 2]
-    teacher_out = teacher_flows = None
+    teacher_out = None
     if variant != "teacher" and variant != "student":
         if teacher is None:
             raise ConfigError(f"variant {variant!r} needs a teacher")
         with torch.no_grad(), autocast():
-            if variant == "phase1":
-                teacher_out = _float32(teacher.forward_with_flows(lr))
-            else:
-                teacher_flows = FlowPyramid(*(f.float() for f in teacher.estimate_flows(lr)))
+            teacher_out = _float32(teacher.forward_with_flows(lr))
     with autocast():
-        out = step(lr, teacher_out.flows) if teacher_out is not None else step(lr)
+        out = step(lr, teacher_out.flows) if variant == "phase1" else step(lr)
     out = _float32(out)
     terms = {"loss_sr": losses.sr_loss(out.sr, centre), "loss_ofr": losses.ofr_loss(lr, hr, out.flows)}
     terms["loss_sof"] = losses.sof_loss(terms["loss_sr"], terms["loss_ofr"])
     if variant == "phase1":
         terms["loss_kd_sr"] = losses.sr_distillation_loss(out.sr, teacher_out.sr)
         terms["loss"] = losses.phase1_loss(terms["loss_sof"], terms["loss_kd_sr"], alpha)
-    elif teacher_flows is not None:
-        terms["loss_kd_ofr"] = losses.flow_distillation_loss(out.flows, teacher_flows)
-        terms["loss"] = losses.phase2_loss(terms["loss_sof"], terms["loss_kd_ofr"], alpha)
+    elif teacher_out is not None:
+        terms["loss_kd_ofr"] = losses.flow_distillation_loss(out.flows, teacher_out.flows)
+        terms["loss_kd_sr"] = losses.sr_distillation_loss(out.sr, teacher_out.sr)
+        terms["loss"] = losses.phase2_loss(terms["loss_sof"], terms["loss_kd_ofr"], terms["loss_kd_sr"], alpha)
     else:
         terms["loss"] = terms["loss_sof"]
     return terms

@@ -122,8 +122,27 @@ def test_eq7_flow_distillation_sum_of_level_mse():
     assert L.flow_distillation_loss(t, t).item() == 0.0
 
 
-def test_eq8_phase2():
-    assert L.phase2_loss(torch.tensor(1.0), torch.tensor(0.5), alpha=0.8).item() == pytest.approx(0.9)
+def test_eq8_phase2_keeps_both_distillation_terms():
+    # α·L_SOF + (1 − α)(L_KD-OFR + L_KD-SR) = 0.8·1 + 0.2·(0.5 + 0.25) = 0.95
+    assert L.phase2_loss(torch.tensor(1.0), torch.tensor(0.5), torch.tensor(0.25), alpha=0.8).item() \
+        == pytest.approx(0.95)
+
+
+def test_eq8_on_hand_built_tensors():
+    # Student SR [0, 1] vs GT [0, 0]: L_SR = 0.5. All flows zero and frames constant: L_OFR = 0, so L_SOF = 0.5.
+    # Teacher SR [1, 1]: L_KD-SR = mean(|1 − 0|, |1 − 1|) = 0.5.
+    # Teacher flows 1 at ½ LR (2×2), 0 at LR, 2 at HR (only the first of two channels): Σ MSE = 1 + 0 + 2 = 3.
+    sr_s, sr_t, gt = torch.tensor([0.0, 1.0]), torch.tensor([1.0, 1.0]), torch.zeros(2)
+    student = FlowPyramid(torch.zeros(1, 2, 2, 2), torch.zeros(1, 2, 4, 4), torch.zeros(1, 2, 8, 8))
+    hr_t = torch.zeros(1, 2, 8, 8)
+    hr_t[:, 0] = 2.0
+    teacher = FlowPyramid(torch.ones(1, 2, 2, 2), torch.zeros(1, 2, 4, 4), hr_t)
+    loss_sof = L.sof_loss(L.sr_loss(sr_s, gt), torch.tensor(0.0))
+    loss = L.phase2_loss(loss_sof, L.flow_distillation_loss(student, teacher), L.sr_distillation_loss(sr_s, sr_t))
+    assert loss.item() == pytest.approx(0.9 * 0.5 + 0.1 * (3.0 + 0.5))
+    # Both distillation terms vanish when the student reproduces the teacher: Eq. 8 falls back to α·L_SOF.
+    same = L.phase2_loss(loss_sof, L.flow_distillation_loss(teacher, teacher), L.sr_distillation_loss(sr_t, sr_t))
+    assert same.item() == pytest.approx(0.9 * 0.5)
 
 
 def test_defaults_are_the_papers():

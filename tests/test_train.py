@@ -6,6 +6,7 @@ batch source keep every test to seconds on one CPU core.
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import math
 
@@ -122,8 +123,9 @@ def _expected(variant, model, teacher, lr, hr, alpha):
         t = teacher.forward_with_flows(lr)
     if variant == "phase1":  # Eq. 6 = Eq. 4 with Eq. 5
         return alpha * sof + (1 - alpha) * (t.sr - out.sr).abs().mean()
-    kd = sum(torch.mean((s - f) ** 2) for s, f in zip(out.flows, t.flows))  # Eq. 7
-    return alpha * sof + (1 - alpha) * kd  # Eq. 8
+    kd_ofr = sum(torch.mean((s - f) ** 2) for s, f in zip(out.flows, t.flows))  # Eq. 7
+    kd_sr = (t.sr - out.sr).abs().mean()  # Eq. 5
+    return alpha * sof + (1 - alpha) * (kd_ofr + kd_sr)  # Eq. 8
 
 
 @pytest.mark.parametrize("variant", ["teacher", "student", "phase1", "phase2", "phase1+2"])
@@ -146,6 +148,41 @@ def test_optimised_loss_is_the_papers_equation(runs, variant):
     if variant == "phase1":
         assert terms["loss"].item() == pytest.approx(alpha * terms["loss_sof"].item()
                                                      + (1 - alpha) * terms["loss_kd_sr"].item(), rel=1e-6)
+    if variant in ("phase2", "phase1+2"):  # Eq. 8 from the logged terms
+        distill = terms["loss_kd_ofr"].item() + terms["loss_kd_sr"].item()
+        assert terms["loss"].item() == pytest.approx(alpha * terms["loss_sof"].item() + (1 - alpha) * distill,
+                                                     rel=1e-6)
+        assert terms["loss_kd_sr"].item() > 0 and terms["loss_kd_ofr"].item() > 0
+
+
+@pytest.mark.parametrize("variant", ["phase1", "phase2", "phase1+2"])
+def test_distillation_terms_vanish_when_the_student_is_the_teacher(runs, variant):
+    """A student that reproduces its teacher's SR frame and flows has zero distillation terms."""
+    teacher = T.prepare_models(tiny("phase1"), runs / "teacher" / "last.pt")[1]
+    lr, hr = source(6).sample(2)
+    terms = T.variant_losses(variant, T.StudentStep(copy.deepcopy(teacher)), lr, hr, teacher, alpha=0.9)
+    for name in ("loss_kd_sr", "loss_kd_ofr"):
+        if name in terms:
+            assert terms[name].item() == 0.0
+    assert terms["loss"].item() == pytest.approx(0.9 * terms["loss_sof"].item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("variant, trained", [
+    ("phase1", ("srnet",)), ("phase2", ("ofrnet", "srnet")), ("phase1+2", ("ofrnet",)),
+])
+def test_gradients_reach_only_the_trained_parts(runs, variant, trained):
+    teacher = runs / "teacher" / "last.pt"
+    init = runs / "phase1" / "last.pt" if variant == "phase1+2" else None
+    model, teacher_model = T.prepare_models(tiny(variant), teacher, init)
+    lr, hr = source(7).sample(2)
+    T.variant_losses(variant, T.StudentStep(model), lr, hr, teacher_model)["loss"].backward()
+    for part in ("ofrnet", "srnet"):
+        grads = [p.grad for p in getattr(model, part).parameters()]
+        if part in trained:
+            assert all(g is not None and g.abs().sum() > 0 for g in grads), part
+        else:
+            assert all(g is None for g in grads), part
+    assert all(p.grad is None for p in teacher_model.parameters())
 
 
 def test_variant_losses_rejects_unknown_variant():
