@@ -214,10 +214,12 @@ class FlowPyramid(NamedTuple):
 
 
 class OFRnet(nn.Module):
-    """Optical flow reconstruction net: a recurrent module (``recurrent_features`` =
-    conv + 3 ResBlocks, ``recurrent_flow`` = conv to 2 channels) shared by the ½ LR
-    and LR levels; level 3 reuses ``recurrent_features`` and adds 3 ResBlocks and
-    a sub-pixel head (``upsampler``) that outputs the HR flow residual."""
+    """Optical flow reconstruction net: one recurrent module shared by all three levels.
+
+    ``recurrent_features`` (conv + 3 ResBlocks) runs at every level; at ½ LR and LR
+    ``recurrent_flow`` (conv to 2 channels) turns its features into the flow, and at
+    level 3 they continue through 3 more ResBlocks and a sub-pixel head (``upsampler``)
+    that outputs the HR flow residual."""
 
     def __init__(self, scale: int = 4, channels: int = TEACHER_CHANNELS):
         super().__init__()

@@ -13,9 +13,12 @@
    profile ``P`` (passed through ``SOFKD_PROFILE``).
 
 A run is reused when its key is unchanged. The key is a SHA-256 over the
-parameters, every file of ``sofkd_lib``, the training notebook and the keys of
-the runs it depends on: editing the library retrains (Jupyter Book's own cache
-cannot see library edits, so it is not relied on).
+parameters, the code of ``sofkd_lib`` that can change a trained model or its
+scores (:func:`library_hash`: every module except the presentation and tooling
+ones in :data:`RESULT_NEUTRAL_MODULES`, docstrings and comments ignored), the
+training notebook and the keys of the runs it depends on: editing the network,
+losses, trainer, data or evaluation retrains (Jupyter Book's own cache cannot see
+library edits, so it is not relied on); editing a plot, a table or a docstring does not.
 """
 from __future__ import annotations
 
@@ -104,6 +107,49 @@ def hash_tree(folder: Path, suffixes: Iterable[str] | None = None) -> str:
             continue
         h.update(rel.encode() + b"\0")
         h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
+#: Modules of ``sofkd_lib`` that neither train nor score a model (figures, tables, the command
+#: line, export, upscaling, recording, statistics over recorded runs, benchmarks' reference):
+#: left out of :func:`library_hash`, so editing them reuses the book's runs.
+RESULT_NEUTRAL_MODULES = frozenset({
+    "__main__.py", "cli.py", "params_cli.py", "plotting.py", "tables.py", "export.py", "upscale.py",
+    "tiling.py", "record.py", "reference.py", "stats.py", "chapter.py", "convergence.py", "schedule.py",
+})
+
+
+def _code_digest(path: Path) -> bytes:
+    """SHA-256 of a Python file's syntax tree without docstrings (comments never reach it); raw bytes otherwise."""
+    data = path.read_bytes()
+    if path.suffix != ".py":
+        return hashlib.sha256(data).digest()
+    import ast
+
+    tree = ast.parse(data, filename=str(path))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree).encode()).digest()
+
+
+def library_hash(folder: Path | None = None) -> str:
+    """SHA-256 over the result-relevant code of ``sofkd_lib`` (see :data:`RESULT_NEUTRAL_MODULES`).
+
+    Each module enters by its syntax tree with docstrings removed, so documentation
+    edits keep the key; any change to code that runs keeps nothing.
+    """
+    folder = Path(folder or REPO_ROOT / "sofkd_lib")
+    h = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(folder).as_posix()
+        if "__pycache__" in rel.split("/") or rel.endswith((".pyc", ".pyo")) or rel in RESULT_NEUTRAL_MODULES:
+            continue
+        h.update(rel.encode() + b"\0")
+        h.update(_code_digest(path))
     return h.hexdigest()
 
 
@@ -323,7 +369,7 @@ def evaluate_all(profile: str, records: Mapping[str, Mapping[str, Any]], root: P
     path = profile_dir(profile, root) / RESULTS_NAME
     key = hashlib.sha256(json.dumps({
         "runs": {v: r["key"] for v, r in sorted(records.items())},
-        "library": hash_tree(REPO_ROOT / "sofkd_lib"),
+        "library": library_hash(),
         "sets": [(s.name, s.description, s.max_frames) for s in sets],
         "device": device, "version": RESULTS_VERSION,
     }, sort_keys=True).encode()).hexdigest()
@@ -513,7 +559,7 @@ def run_pipeline(profile: str, device: str = "cpu", force: bool = False, build: 
     os.environ.update({k: v for k, v in book_environment(profile, root).items() if k in (PROFILE_ENV, RUNS_ENV, "PYTHONPATH")})
     t0 = time.perf_counter()
     specs = plan_runs(profile, root, device, overrides)
-    assign_keys(specs, hash_tree(REPO_ROOT / "sofkd_lib"), hash_file(TRAIN_NOTEBOOK))
+    assign_keys(specs, library_hash(), hash_file(TRAIN_NOTEBOOK))
     records = run_training(specs, executor, force)
     t1 = time.perf_counter()
     results = evaluate_all(profile, records, root, device, force)

@@ -184,6 +184,8 @@ def recorded_results(run_id: str | None = None, root: str | os.PathLike | None =
             gpus = {inv.get("hardware", {}).get("gpu") for inv in p.get("training_invocations", [])} - {None}
             out["budget"][model] = {**p["budget"], "training_seconds": p.get("training_seconds"),
                                     "trained_on": ", ".join(sorted(gpus)) or "CPU"}
+            if p.get("caveat"):  # e.g. trained on a loss that was later corrected
+                out.setdefault("caveats", {})[model] = p["caveat"]
     return out
 
 

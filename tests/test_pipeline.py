@@ -62,6 +62,48 @@ def test_hash_tree_sees_edits_not_caches(tmp_path):
     assert pl.hash_tree(tmp_path) != first
 
 
+def test_library_hash_ignores_docs_and_presentation_modules(tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "losses.py").write_text('"""Eq. 1."""\n\ndef f(x):\n    """Doc."""\n    return x + 1  # why\n')
+    (lib / "plotting.py").write_text("def plot():\n    return 1\n")
+    first = pl.library_hash(lib)
+    # Docstrings, comments and blank lines of result-relevant code: same key.
+    (lib / "losses.py").write_text('"""Eq. 1, reworded."""\n\n\ndef f(x):\n    """Other doc."""\n    return x + 1\n')
+    assert pl.library_hash(lib) == first
+    # Any edit of a presentation module: same key.
+    (lib / "plotting.py").write_text("def plot():\n    return 2\n")
+    assert pl.library_hash(lib) == first
+    # A change of code that runs in training or scoring: new key.
+    (lib / "losses.py").write_text('"""Eq. 1."""\n\ndef f(x):\n    """Doc."""\n    return x + 2\n')
+    assert pl.library_hash(lib) != first
+    # A new result-relevant module: new key.
+    (lib / "losses.py").write_text('"""Eq. 1."""\n\ndef f(x):\n    """Doc."""\n    return x + 1\n')
+    assert pl.library_hash(lib) == first
+    (lib / "warp.py").write_text("W = 31\n")
+    assert pl.library_hash(lib) != first
+
+
+def test_result_neutral_modules_are_not_imported_by_training_or_scoring():
+    """The modules left out of the key must not be reachable from the trainer or the evaluator."""
+    import ast
+
+    lib = pl.REPO_ROOT / "sofkd_lib"
+    reached, todo = set(), ["train.py", "evaluate.py", "losses.py", "models.py"]
+    while todo:
+        rel = todo.pop()
+        if rel in reached or not (lib / rel).is_file():
+            continue
+        reached.add(rel)
+        for node in ast.walk(ast.parse((lib / rel).read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                base = (node.module or "").replace(".", "/")
+                names = [base] if base else [a.name for a in node.names]
+                for name in names:
+                    todo += [f"{name}.py", f"{name}/__init__.py"]
+    assert not reached & pl.RESULT_NEUTRAL_MODULES, reached & pl.RESULT_NEUTRAL_MODULES
+
+
 def test_runs_reused_until_library_or_parameters_change(tmp_path):
     specs = pl.plan_runs("smoke", tmp_path)
     pl.assign_keys(specs, "lib-1", "nb-1")
