@@ -19,7 +19,6 @@ import argparse
 import json
 import math
 import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,9 +28,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from .argtypes import positive_int
+from .checkpoint import CheckpointError, check_finite, load_weights_file
 from .data.color import rgb_to_ycbcr, ycbcr_to_rgb
 from .data.datasets import Clip
-from .data.io import atomic_write_bytes
+from .data.io import atomic_write_bytes, check_writable
 from .data.resize import imresize
 from .metrics import endpoint_error, score_frame
 from .warp import model_to_pixels
@@ -188,6 +189,10 @@ def evaluate_model(
             for t in range(skip, len(clip) - skip):
                 idx = neighbour_indices(t, window)
                 sr_y, flows = _run_model(model, lr_y[idx], proto.scale, device)
+                if not np.isfinite(sr_y).all():
+                    raise CheckpointError(
+                        f"{name or model_name(model)}: its output for sequence {clip.name!r} frame {t + 1} holds "
+                        f"NaN or inf; no score is given for a model whose output is not finite")
                 rgb = compose_rgb(sr_y, lr_rgb[t], proto.scale)
                 if frame_callback is not None:
                     frame_callback(clip.name, t, rgb)
@@ -273,7 +278,9 @@ def load_model(checkpoint: str | os.PathLike, scale: int | None = None, official
     """``(model, scale)`` from ``checkpoint``: ``"bicubic"``, the authors' release (``official``)
     or a sofkd checkpoint, or ``pretrained:NAME`` (a recorded run, see :mod:`sofkd_lib.pretrained`).
     Widths are read from the weights' shapes, so teacher, student and the phase-1 hybrid
-    (320-channel OFRnet before a 240-channel SRnet) all load."""
+    (320-channel OFRnet before a 240-channel SRnet) all load. ``scale`` None: the
+    checkpoint's (4 for bicubic). Bad files and non-finite weights raise
+    :class:`~sofkd_lib.checkpoint.CheckpointError` naming the file."""
     from .models import SOFVSR, OFRnet
     from .official import load_official
     from .pretrained import resolve_checkpoint
@@ -282,27 +289,30 @@ def load_model(checkpoint: str | os.PathLike, scale: int | None = None, official
     if str(checkpoint) == BICUBIC:
         return BICUBIC, int(scale or 4)
     path = Path(checkpoint)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
     if official:
-        scale = int(scale or 4)
-        return load_official(path, scale).to(device).eval(), scale
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - re-raised naming the file
-        raise ValueError(f"cannot read checkpoint {path} (for the authors' .pth files add --official): {exc}") from exc
+        model = load_official(path, scale)
+        return model.to(device).eval(), model.scale
+    obj = load_weights_file(path)
     try:
         state, cfg = _find_state_dict(obj)
     except ValueError as exc:
-        raise ValueError(f"{path}: {exc}; for the authors' .pth files add --official") from exc
+        raise CheckpointError(f"{path}: {exc}; for the authors' .pth files add --official") from None
     sr_channels, in_ch = (int(n) for n in state["srnet.body.0.weight"].shape[:2])
     ofr_weight = state.get("ofrnet.recurrent_features.0.weight")
     ofr_channels = int(ofr_weight.shape[0]) if ofr_weight is not None else sr_channels
     ck_scale = cfg.get("scale")
+    if ck_scale is None:  # a bare state dict: its OFRnet upsampler tells the scale
+        from .checkpoint import architecture_from_state
+
+        try:
+            ck_scale = architecture_from_state(state, path)[0]
+        except ValueError:
+            ck_scale = None
     if scale is None:
         scale = int(ck_scale or 4)
     elif ck_scale is not None and int(ck_scale) != int(scale):
-        raise ValueError(f"{path} was trained for x{ck_scale}, not x{scale}")
+        raise CheckpointError(f"{path} was trained for x{ck_scale}, not x{scale}; pass --scale {ck_scale} "
+                              f"or leave --scale out")
     n_frames = int(cfg.get("n_frames", (in_ch - 1) // (scale * scale) + 1))
     model = SOFVSR(scale=scale, channels=sr_channels, n_frames=n_frames)
     if ofr_channels != sr_channels:
@@ -310,10 +320,12 @@ def load_model(checkpoint: str | os.PathLike, scale: int | None = None, official
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise ValueError(
+        first = next((ln.strip() for ln in str(exc).splitlines()[1:] if ln.strip()), str(exc))
+        raise CheckpointError(
             f"{path}: weights do not fit SOFVSR(x{scale}, OFRnet {ofr_channels} ch, SRnet {sr_channels} ch, "
-            f"{n_frames} frames): {exc}"
-        ) from exc
+            f"{n_frames} frames): {first}"
+        ) from None
+    check_finite(state, str(path))
     return model.to(device).eval(), scale
 
 
@@ -354,36 +366,36 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
                         help="dataset folder or video file, or 'embedded' (default; offline)")
     parser.add_argument("--kind", default="auto", choices=("auto", "vid4", "davis", "folder", "video", "embedded"),
                         help="dataset layout (default: detected)")
-    parser.add_argument("--split", default="test", help="split for embedded/DAVIS data (default: test)")
+    parser.add_argument("--split", default="test", help="split for embedded/DAVIS data: train, test; DAVIS also "
+                        "val, test-dev (= test, the paper's), davis-10 (default: test)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", required=True, help="checkpoint file, 'pretrained:NAME' (e.g. pretrained:teacher-x4), or 'bicubic'")
+    parser.add_argument("--checkpoint", required=True,
+                        help="checkpoint file, 'pretrained:NAME' (e.g. pretrained:teacher-x4), or 'bicubic'")
     parser.add_argument("--official", action="store_true", help="the checkpoint is the SOF-VSR authors' release")
     parser.add_argument("--scale", type=int, choices=(2, 3, 4), default=None,
-                        help="upscaling factor (default: from the checkpoint, else 4)")
+                        help="upscaling factor (default: from the checkpoint; 4 for bicubic)")
     add_data_arguments(parser)
     parser.add_argument("--output", "-o", default=None, help="write the results JSON here")
-    parser.add_argument("--max-frames", type=int, default=None, help="use only the first N frames of each sequence")
+    parser.add_argument("--max-frames", type=positive_int, default=None,
+                        help="use only the first N frames of each sequence (N >= 1)")
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
-    from .data.datasets import load_dataset
+    """Errors reach :func:`sofkd_lib.cli.main`, the one place that reports them."""
+    from .data.datasets import load_dataset, set_name
 
-    from .data.io import DataError
-
-    try:
-        model, scale = load_model(args.checkpoint, args.scale, args.official, args.device)
-        clips = load_dataset(args.kind, args.data, split=args.split, max_frames=args.max_frames)
-        name = BICUBIC if model == BICUBIC else f"{Path(args.checkpoint).name} ({model_name(model)})"
-        res = evaluate_model(model, clips, scale, device=args.device, progress=not args.no_progress, name=name)
-    except (DataError, FileNotFoundError, ValueError, KeyError) as exc:
-        print(f"evaluate: error: {exc}", file=sys.stderr)
-        return 2
+    if args.output:  # before any work: a bad location must not cost the evaluation
+        check_writable(args.output, what="--output")
+    model, scale = load_model(args.checkpoint, args.scale, args.official, args.device)
+    clips = load_dataset(args.kind, args.data, split=args.split, max_frames=args.max_frames)
+    name = BICUBIC if model == BICUBIC else f"{Path(args.checkpoint).name} ({model_name(model)})"
+    res = evaluate_model(model, clips, scale, device=args.device, progress=not args.no_progress, name=name)
     res["checkpoint"] = str(args.checkpoint)
-    res["data"] = str(args.data)
+    res["data"], res["dataset"] = str(args.data), set_name(args.kind, args.split, args.data)
     print(format_results(res))
     if args.output:
         write_json(args.output, res)

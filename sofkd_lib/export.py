@@ -3,17 +3,34 @@
 The graph takes ``lr`` (B, T, 1, h, w), Y in [0, 1], and returns the SR centre
 frame (B, 1, s·h, s·w). Batch, height and width are dynamic (h and w must stay
 even, as for the PyTorch model). Warping uses ONNX ``GridSample`` (opset ≥ 16),
-so the graph runs in ONNX Runtime's default CPU provider.
+so the graph runs in ONNX Runtime's default CPU provider; :func:`run_onnx` runs it
+there and :func:`check_onnx` compares it with PyTorch (the command reports that check).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import logging
 import os
 import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 
+from .argtypes import even_int
+from .checkpoint import (
+    CheckpointError,
+    architecture_from_state,
+    check_finite,
+    load_weights_file,
+)
+from .data.io import check_writable
 from .models import SOFVSR, SUPPORTED_SCALES
 
 #: Opset written by default: GridSample needs 16; 18 is what the torch exporter targets.
@@ -29,52 +46,60 @@ def _state_dict_of(obj: object, path: Path) -> dict[str, torch.Tensor]:
                 return inner
         if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
             return obj
-    raise ValueError(
+    raise CheckpointError(
         f"{path}: no model state dict found (expected a state dict, or one under 'model' / 'state_dict')"
     )
 
 
-def architecture_of(state: dict[str, torch.Tensor], path: str | os.PathLike = "checkpoint") -> tuple[int, int, int]:
-    """``(scale, channels, n_frames)`` of a :class:`SOFVSR` state dict, read from its SRnet head.
-
-    The first SRnet conv has ``channels`` outputs and ``s²·(T−1) + 1`` inputs; the
-    OFRnet upsampler fixes ``s`` (x4: two x2 stages; x2 / x3: one 1×1 conv to 64·s² maps).
-    """
-    key = "srnet.body.0.weight"
-    if key not in state:
-        raise ValueError(f"{path}: not a SOFVSR state dict (no {key!r}); for the authors' weights use --official")
-    channels, in_channels = int(state[key].shape[0]), int(state[key].shape[1])
-    up = state.get("ofrnet.upsampler.1.weight")  # the first 1x1 conv after the 3 ResBlocks
-    if up is None:
-        raise ValueError(f"{path}: not a SOFVSR state dict (no 'ofrnet.upsampler.1.weight')")
-    # x4 has two x2 stages, hence a conv at index 7; x2 / x3 one stage of 64·s² maps.
-    scale = 4 if "ofrnet.upsampler.7.weight" in state else {256: 2, 576: 3}.get(int(up.shape[0]))
-    if scale not in SUPPORTED_SCALES:
-        raise ValueError(f"{path}: cannot infer the scale from 'ofrnet.upsampler.1.weight' {tuple(up.shape)}")
-    if (in_channels - 1) % (scale * scale):
-        raise ValueError(f"{path}: SRnet input channels {in_channels} do not fit scale x{scale}")
-    n_frames = (in_channels - 1) // (scale * scale) + 1
-    return scale, channels, n_frames
-
-
 def load_checkpoint(path: str | os.PathLike, official: bool = False, scale: int | None = None) -> SOFVSR:
-    """A :class:`SOFVSR` in eval mode from one of our checkpoints, or from the authors' (``official``)."""
-    path = Path(path)
+    """A :class:`SOFVSR` in eval mode from one of our checkpoints (a file or ``pretrained:NAME``), or from
+    the authors' (``official``; ``scale`` None takes the file's). Bad files, another scale than ``scale``
+    and non-finite weights raise :class:`~sofkd_lib.checkpoint.CheckpointError` naming the file."""
+    from .checkpoint import FORMAT, load_model_checkpoint
+    from .pretrained import resolve_checkpoint
+
+    path = Path(resolve_checkpoint(path))
     if official:
-        if scale is None:
-            raise ValueError("--official needs --scale (the authors' files hold one scale each)")
         from .official import load_official
 
         return load_official(path, scale)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    state = _state_dict_of(torch.load(path, map_location="cpu", weights_only=False), path)
-    inferred, channels, n_frames = architecture_of(state, path)
+    obj = load_weights_file(path)
+    if isinstance(obj, dict) and obj.get("format") == FORMAT:  # a training checkpoint (hybrid widths too)
+        model = load_model_checkpoint(path)
+        inferred = model.scale
+    else:
+        state = _state_dict_of(obj, path)
+        inferred, channels, n_frames = architecture_from_state(state, path)
+        model = SOFVSR(inferred, channels, n_frames)
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            first = next((ln.strip() for ln in str(exc).splitlines()[1:] if ln.strip()), str(exc))
+            raise CheckpointError(f"{path}: weights do not fit SOFVSR(x{inferred}, {channels} ch, "
+                                  f"{n_frames} frames): {first}") from None
+        check_finite(state, str(path))
     if scale is not None and scale != inferred:
-        raise ValueError(f"{path} holds a x{inferred} model, not the requested x{scale}")
-    model = SOFVSR(inferred, channels, n_frames)
-    model.load_state_dict(state, strict=True)
+        raise CheckpointError(f"{path} holds a x{inferred} model, not the requested x{scale}; "
+                              f"pass --scale {inferred} or leave --scale out")
     return model.eval()
+
+
+@contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """Silence the exporter's noise: warnings about torchvision ops this model does not use, deprecations."""
+    loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.onnx._internal.exporter._registration")]
+    levels = [lg.level for lg in loggers]
+    try:
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            with contextlib.redirect_stdout(io.StringIO()):  # "[torch.onnx] Run decompositions... ✅" lines
+                yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
 
 
 def export_onnx(
@@ -91,10 +116,11 @@ def export_onnx(
     (even); with ``dynamic`` the batch, height and width stay symbolic.
     """
     if opset < 16:
-        raise ValueError(f"opset must be >= 16 (GridSample), got {opset}")
+        raise ValueError(f"--opset must be >= 16 (GridSample), got {opset}")
     if height % 2 or width % 2 or height < 4 or width < 4:
-        raise ValueError(f"example LR size must be even and >= 4, got {height}x{width}")
+        raise ValueError(f"example LR size (--height, --width) must be even and >= 4, got {height}x{width}")
     path = Path(path)
+    check_writable(path, what="ONNX output")
     path.parent.mkdir(parents=True, exist_ok=True)
     model = model.eval()
     # Batch 2 in the example: a size-1 dimension would be specialised to 1.
@@ -108,17 +134,19 @@ def export_onnx(
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        program = torch.onnx.export(
-            model,
-            (example,),
-            input_names=["lr"],
-            output_names=["sr"],
-            opset_version=opset,
-            dynamo=True,
-            dynamic_shapes=dynamic_shapes,
-            external_data=False,
-        )
-        program.save(tmp)
+        with _quiet_exporter():
+            program = torch.onnx.export(
+                model,
+                (example,),
+                input_names=["lr"],
+                output_names=["sr"],
+                opset_version=opset,
+                dynamo=True,
+                dynamic_shapes=dynamic_shapes,
+                external_data=False,
+                verbose=False,
+            )
+            program.save(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -126,20 +154,80 @@ def export_onnx(
     return path
 
 
+def run_onnx(session: Any, lr: np.ndarray, source: str | os.PathLike = "ONNX model") -> np.ndarray:
+    """Run an exported model in ONNX Runtime: ``lr`` (B, T, 1, h, w) float32 → SR (B, 1, s·h, s·w).
+
+    ``session`` is an ``onnxruntime.InferenceSession`` or the path of an ``.onnx`` file.
+    An odd h or w (the flow network halves the frame) raises a ValueError saying so,
+    instead of ONNX Runtime's broadcast error from deep inside the graph.
+    """
+    if not hasattr(session, "run"):
+        import onnxruntime as ort
+
+        source = session
+        session = ort.InferenceSession(str(session), providers=["CPUExecutionProvider"])
+    lr = np.ascontiguousarray(lr, dtype=np.float32)
+    if lr.ndim != 5 or lr.shape[2] != 1:
+        raise ValueError(f"{source}: input must be (batch, frames, 1, height, width) Y frames, got {lr.shape}")
+    h, w = lr.shape[-2:]
+    if h % 2 or w % 2:
+        raise ValueError(f"{source}: LR height and width must be even (the flow network works at half size), "
+                         f"got {h}x{w}; pad the frames by one row/column (edge copy) and crop the output")
+    try:
+        return session.run(None, {"lr": lr})[0]
+    except Exception as exc:
+        raise ValueError(f"{source}: ONNX Runtime failed on a {'x'.join(map(str, lr.shape))} input: "
+                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+
+
+def check_onnx(path: str | os.PathLike, model: SOFVSR, height: int, width: int, tol: float = 1e-3) -> float:
+    """Max |ONNX Runtime − PyTorch| of the exported ``path`` on one random (2, T, 1, height, width) input.
+
+    Batch 2 and the traced size, so a ``--static`` graph runs too. A non-finite output
+    or a difference above ``tol`` raises :class:`CheckpointError`.
+    """
+    lr = torch.rand(2, model.n_frames, 1, height, width, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        expected = model(lr).numpy()
+    got = run_onnx(path, lr.numpy(), path)
+    if not (np.isfinite(expected).all() and np.isfinite(got).all()):
+        raise CheckpointError(f"{path}: the model's output holds NaN or inf (PyTorch finite: "
+                              f"{bool(np.isfinite(expected).all())}, ONNX Runtime finite: {bool(np.isfinite(got).all())})")
+    if got.shape != expected.shape:
+        raise CheckpointError(f"{path}: ONNX Runtime output shape {got.shape}, PyTorch {expected.shape}")
+    diff = float(np.abs(got - expected).max())
+    if diff > tol:
+        raise CheckpointError(f"{path}: ONNX Runtime differs from PyTorch by up to {diff:.3g} (> {tol:g})")
+    return diff
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", required=True, help="our checkpoint (.pt), or the authors' .pth with --official")
+    parser.add_argument("--checkpoint", required=True,
+                        help="our checkpoint (.pt), 'pretrained:NAME' (e.g. pretrained:teacher-x4), "
+                             "or the authors' .pth with --official")
     parser.add_argument("--official", action="store_true", help="the checkpoint is one of the authors' releases")
-    parser.add_argument("--scale", type=int, choices=SUPPORTED_SCALES, help="upscaling factor (required with --official)")
+    parser.add_argument("--scale", type=int, choices=SUPPORTED_SCALES,
+                        help="upscaling factor (default: the checkpoint's)")
     parser.add_argument("--onnx", required=True, help="output .onnx file")
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset, >= 16 (default {DEFAULT_OPSET})")
     parser.add_argument("--static", action="store_true", help="fix batch and size to the example input")
-    parser.add_argument("--height", type=int, default=32, help="LR height of the example input (even)")
-    parser.add_argument("--width", type=int, default=32, help="LR width of the example input (even)")
+    parser.add_argument("--height", type=even_int(4), default=32, help="LR height of the example input (even, >= 4)")
+    parser.add_argument("--width", type=even_int(4), default=32, help="LR width of the example input (even, >= 4)")
 
 
 def run(args: argparse.Namespace) -> int:
+    """Errors reach :func:`sofkd_lib.cli.main`, the one place that reports them."""
+    check_writable(args.onnx, what="--onnx")  # before loading and tracing
+    if args.opset < 16:
+        raise ValueError(f"--opset must be >= 16 (GridSample), got {args.opset}")
     model = load_checkpoint(args.checkpoint, official=args.official, scale=args.scale)
     out = export_onnx(model, args.onnx, args.height, args.width, args.opset, dynamic=not args.static)
+    try:
+        diff = check_onnx(out, model, args.height, args.width)
+    except BaseException:
+        out.unlink(missing_ok=True)  # a graph that fails its check is not left behind
+        raise
     c = model.config
-    print(f"wrote {out} (x{c.scale}, {c.channels} channels, {c.n_frames} frames, opset {args.opset})")
+    print(f"wrote {out} (x{c.scale}, {c.channels} channels, {c.n_frames} frames, opset {args.opset}); "
+          f"ONNX Runtime check: max |ORT - PyTorch| = {diff:.2e} on a {args.height}x{args.width} LR input")
     return 0

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 
+from .checkpoint import CheckpointError, check_finite, load_weights_file
 from .models import SOFVSR, TEACHER_CHANNELS
 
 # The authors' top-level and OFRnet submodule names → ours (the rest of each key is identical).
@@ -37,43 +38,52 @@ def _scale_of(state: dict[str, torch.Tensor]) -> int | None:
     return None
 
 
-def load_official(path: str | os.PathLike, scale: int, map_location: str | torch.device = "cpu") -> SOFVSR:
+def load_official(path: str | os.PathLike, scale: int | None = None,
+                  map_location: str | torch.device = "cpu") -> SOFVSR:
     """Return a teacher-size :class:`SOFVSR` holding the authors' released weights.
 
-    Every key of the checkpoint is used and every shape checked; the first mismatch
-    raises an error naming it. A checkpoint for another scale raises a ValueError
-    saying which scale it holds.
+    ``scale`` None takes the scale the file holds (read from its SRnet head). The
+    file is read with ``weights_only=True`` (:func:`~sofkd_lib.checkpoint.load_weights_file`):
+    the release is a plain OrderedDict of tensors, and a file carrying code is refused.
+    Every key is used and every shape checked; a mismatch, another scale than
+    ``scale`` or a non-finite weight raises :class:`CheckpointError` naming the file.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"official SOF-VSR checkpoint not found: {path}")
-    try:
-        # The release is a legacy full pickle of an OrderedDict, hence weights_only=False.
-        state = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - re-raised with the file named
-        raise ValueError(f"cannot read official checkpoint {path}: {exc}") from exc
+    state = load_weights_file(path, map_location, what="official SOF-VSR checkpoint")
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     if not isinstance(state, dict):
-        raise ValueError(f"{path}: expected a state dict, found {type(state).__name__}")
+        raise CheckpointError(f"{path}: expected a state dict, found {type(state).__name__}")
+    if "model" in state or any(str(k).startswith(("srnet.", "ofrnet.")) for k in state):
+        raise CheckpointError(f"{path} is a sofkd checkpoint, not one of the authors' releases: leave out --official")
     held = _scale_of(state)
+    if scale is None:
+        if held is None:
+            raise CheckpointError(f"{path}: cannot tell the scale from its weights (no SR.body.0.weight of a "
+                                  f"x2/x3/x4 SRnet); pass --scale")
+        scale = held
     if held is not None and held != scale:
-        raise ValueError(f"{path} holds SOF-VSR weights for scale x{held}, not the requested x{scale}")
+        raise CheckpointError(f"{path} holds SOF-VSR weights for scale x{held}, not the requested x{scale}; "
+                              f"pass --scale {held} or leave --scale out")
     model = SOFVSR(scale=scale, channels=TEACHER_CHANNELS)
     ours = model.state_dict()
     renamed: dict[str, torch.Tensor] = {}
     for key, value in state.items():
-        new_key = official_key_to_ours(key)
+        try:
+            new_key = official_key_to_ours(key)
+        except KeyError as exc:
+            raise CheckpointError(f"{path}: {exc.args[0]}") from None
         if new_key not in ours:
-            raise KeyError(f"{path}: key {key!r} (→ {new_key!r}) has no counterpart in SOFVSR(scale={scale})")
+            raise CheckpointError(f"{path}: key {key!r} (→ {new_key!r}) has no counterpart in SOFVSR(scale={scale})")
         if tuple(value.shape) != tuple(ours[new_key].shape):
-            raise ValueError(
+            raise CheckpointError(
                 f"{path}: shape mismatch at {key!r}: checkpoint {tuple(value.shape)}, "
                 f"model {tuple(ours[new_key].shape)}"
             )
         renamed[new_key] = value
     missing = [k for k in ours if k not in renamed]
     if missing:
-        raise KeyError(f"{path}: checkpoint lacks {len(missing)} model keys, first {missing[0]!r}")
+        raise CheckpointError(f"{path}: checkpoint lacks {len(missing)} model keys, first {missing[0]!r}")
+    check_finite(state, str(path))
     model.load_state_dict(renamed, strict=True)
     return model.eval()

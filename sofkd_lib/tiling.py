@@ -14,6 +14,7 @@ most 2e-5 (0.005 grey levels), float rounding rather than seams.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -44,9 +45,18 @@ def tile_spans(size: int, tile: int, pad: int) -> list[tuple[int, int, int, int]
     return spans
 
 
+def tile_count(height: int, width: int, config: TileConfig) -> int:
+    """How many tiles :func:`tiled_forward` runs on an LR frame of ``height`` × ``width`` (odd sizes padded)."""
+    return -(-(height + height % 2) // config.tile) * -(-(width + width % 2) // config.tile)
+
+
 @torch.no_grad()
-def tiled_forward(model: torch.nn.Module, lr: torch.Tensor, config: TileConfig = TileConfig()) -> torch.Tensor:
-    """``model(lr)`` for lr (B, T, 1, h, w), h and w even, computed tile by tile → (B, 1, s·h, s·w)."""
+def tiled_forward(model: torch.nn.Module, lr: torch.Tensor, config: TileConfig = TileConfig(),
+                  on_tile: Callable[[], None] | None = None) -> torch.Tensor:
+    """``model(lr)`` for lr (B, T, 1, h, w), h and w even, computed tile by tile → (B, 1, s·h, s·w).
+
+    ``on_tile()`` is called after each tile (progress on large frames).
+    """
     b, _, _, h, w = lr.shape
     s = int(model.scale)
     out = lr.new_zeros(b, 1, s * h, s * w)
@@ -55,4 +65,6 @@ def tiled_forward(model: torch.nn.Module, lr: torch.Tensor, config: TileConfig =
             sr = model(lr[..., iy0:iy1, ix0:ix1])
             oy, ox = s * (y0 - iy0), s * (x0 - ix0)
             out[..., s * y0 : s * y1, s * x0 : s * x1] = sr[..., oy : oy + s * (y1 - y0), ox : ox + s * (x1 - x0)]
+            if on_tile is not None:
+                on_tile()
     return out

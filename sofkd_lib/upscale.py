@@ -4,24 +4,28 @@ Frames stream through a sliding window (the first and last frames see their one
 neighbour mirrored in place of the missing one), each frame is super-resolved
 tile by tile (:mod:`sofkd_lib.tiling`) so memory stays bounded on large frames,
 and colour is rebuilt from the SR Y plus bicubic Cb/Cr. Every PNG (and the
-optional MP4) is written atomically.
+optional MP4) is written atomically; outputs are checked and every input frame is
+decoded once before the first output, and a failure removes what the call wrote.
 """
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from .argtypes import even_int
+from .checkpoint import CheckpointError
 from .data.color import rgb_uint8_to_y01
 from .data.io import (
     IMAGE_SUFFIXES,
     MIN_FRAMES,
     DataError,
+    check_writable,
     list_images,
     read_image,
     video_fps,
@@ -30,7 +34,7 @@ from .data.io import (
 )
 from .data.resize import imresize
 from .evaluate import BICUBIC, compose_rgb, load_model
-from .tiling import TileConfig, tiled_forward
+from .tiling import TileConfig, tile_count, tiled_forward
 
 
 def iter_frames(source: str | Path) -> tuple[Iterator[np.ndarray], list[str] | None, float | None]:
@@ -76,7 +80,7 @@ def iter_frames(source: str | Path) -> tuple[Iterator[np.ndarray], list[str] | N
                         yield arr
             except DataError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - PyAV errors re-raised naming the file
+            except Exception as exc:  # PyAV raises many types: re-raised naming the file
                 raise DataError(f"cannot decode video {source}: {exc}") from exc
 
         return gen_video(), None, video_fps(source)
@@ -126,80 +130,130 @@ def mirrored_windows(frames: Iterable[np.ndarray], n_frames: int = 3) -> Iterato
         raise DataError(f"the input has {n} frame(s); upscale needs at least {MIN_FRAMES}")
 
 
+def check_input(source: str | Path) -> tuple[int, int, int]:
+    """Decode every frame of ``source`` once, before any output: (count, height, width).
+
+    A corrupt frame, a frame of another size or too few frames raise :class:`DataError`
+    naming the file (or the video frame), so no output is written for a bad input.
+    """
+    frames, _, _ = iter_frames(source)
+    n, shape = 0, (0, 0)
+    for arr in frames:  # one frame in memory at a time
+        n, shape = n + 1, arr.shape[:2]
+    if n < MIN_FRAMES:
+        raise DataError(f"{source}: the input has {n} frame(s); upscale needs at least {MIN_FRAMES}")
+    return n, int(shape[0]), int(shape[1])
+
+
 def upscale_window(model: Any, window: list[np.ndarray], scale: int, tiles: TileConfig,
-                   device: str | torch.device = "cpu") -> np.ndarray:
-    """uint8 RGB SR of the centre of ``window`` (uint8 RGB LR frames)."""
+                   device: str | torch.device = "cpu", on_tile: Callable[[], None] | None = None,
+                   what: str = "frame") -> np.ndarray:
+    """uint8 RGB SR of the centre of ``window`` (uint8 RGB LR frames); ``on_tile()`` after each tile.
+
+    A model output holding NaN or inf raises :class:`CheckpointError` naming ``what``.
+    """
     c = len(window) // 2
     h, w = window[c].shape[:2]
     if model == BICUBIC:
         sr_y = imresize(rgb_uint8_to_y01(window[c]).astype(np.float64), scale)
+        if on_tile is not None:
+            on_tile()
         return compose_rgb(sr_y, window[c], scale)
     ys = np.stack([rgb_uint8_to_y01(f) for f in window])
     # The network needs even sizes: pad odd ones by edge replication, crop after.
     ys = np.pad(ys, ((0, 0), (0, h % 2), (0, w % 2)), mode="edge")
     lr = torch.from_numpy(ys)[None, :, None].to(device)
-    sr = tiled_forward(model, lr, tiles)[0, 0, : scale * h, : scale * w]
+    sr = tiled_forward(model, lr, tiles, on_tile)[0, 0, : scale * h, : scale * w]
+    if not bool(torch.isfinite(sr).all()):
+        raise CheckpointError(f"the model's output for {what} holds NaN or inf; nothing is written for a model "
+                              f"whose output is not finite")
     return compose_rgb(sr.double().cpu().numpy(), window[c], scale)
 
 
-def upscale(model: Any, scale: int, source: str | Path, out_dir: str | Path, *, tiles: TileConfig = TileConfig(),
+def upscale(model: Any, scale: int, source: str | Path, out_dir: str | Path, *, tiles: TileConfig | None = None,
             video: str | Path | None = None, fps: float | None = None, device: str | torch.device = "cpu",
             progress: bool = True) -> list[Path]:
-    """Super-resolve every frame of ``source`` into ``out_dir`` (PNGs), optionally also an MP4."""
+    """Super-resolve every frame of ``source`` into ``out_dir`` (PNGs), optionally also an MP4.
+
+    Outputs are checked for writability and every input frame is decoded and checked
+    (:func:`check_input`) before the first output; when a later step fails, the frames
+    this call wrote are removed, so an error leaves no partial output.
+    """
     from tqdm.auto import tqdm
 
-    frames, names, src_fps = iter_frames(source)
+    tiles = tiles or TileConfig()
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise DataError(f"output {out_dir} exists and is not a folder")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_writable(out_dir, folder=True, what="output folder")
+    if video is not None:
+        check_writable(video, what="--video")
+    n, h, w = check_input(source)
+    frames, names, src_fps = iter_frames(source)
     n_frames = 3 if model == BICUBIC else int(model.n_frames)
-    total = len(names) if names is not None else None
+    per_frame = 1 if model == BICUBIC else tile_count(h, w, tiles)
+    created = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
+    unit = "tile" if per_frame > 1 else "frame"
+    bar = tqdm(total=n * per_frame, disable=not progress, desc=f"upscale {n} frames", unit=unit,
+               dynamic_ncols=True, mininterval=1.0)
+    if progress and per_frame > 1:
+        bar.write(f"upscale: {n} frames of {w}×{h}, {per_frame} tiles of {tiles.tile}² LR pixels each; "
+                  f"the bar counts tiles, its ETA is the expected time left", file=sys.stderr)
 
     def produce() -> Iterator[np.ndarray]:
-        with tqdm(total=total, disable=not progress, desc="upscale", unit="frame") as bar:
-            for t, window in mirrored_windows(frames, n_frames):
-                rgb = upscale_window(model, window, scale, tiles, device)
-                stem = f"{names[t]}_x{scale}" if names is not None else f"frame_{t + 1:05d}"
-                path = out_dir / f"{stem}.png"
-                write_image(path, rgb)
-                written.append(path)
-                bar.update(1)
-                yield rgb
+        for t, window in mirrored_windows(frames, n_frames):
+            stem = f"{names[t]}_x{scale}" if names is not None else f"frame_{t + 1:05d}"
+            rgb = upscale_window(model, window, scale, tiles, device, on_tile=lambda: bar.update(1),
+                                 what=f"frame {t + 1} ({stem})")
+            path = out_dir / f"{stem}.png"
+            write_image(path, rgb)
+            written.append(path)
+            bar.set_postfix_str(f"frame {t + 1}/{n}", refresh=False)
+            yield rgb
 
-    if video is not None:
-        write_video(video, produce(), fps=fps or src_fps or 25.0)
-    else:
-        for _ in produce():
-            pass
+    try:
+        if video is not None:
+            write_video(video, produce(), fps=fps or src_fps or 25.0)
+        else:
+            for _ in produce():
+                pass
+    except Exception:
+        for path in written:
+            path.unlink(missing_ok=True)
+        if created and not any(out_dir.iterdir()):
+            out_dir.rmdir()
+        raise
+    finally:
+        bar.close()
     return written
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", help="folder of frames or a video file")
     parser.add_argument("-o", "--output", required=True, help="output folder for the SR frames (PNG)")
-    parser.add_argument("--checkpoint", required=True, help="checkpoint file, or 'bicubic'")
+    parser.add_argument("--checkpoint", required=True,
+                        help="checkpoint file, 'pretrained:NAME' (e.g. pretrained:teacher-x4), or 'bicubic'")
     parser.add_argument("--official", action="store_true", help="the checkpoint is the SOF-VSR authors' release")
     parser.add_argument("--scale", type=int, choices=(2, 3, 4), default=None,
-                        help="upscaling factor (default: from the checkpoint, else 4)")
+                        help="upscaling factor (default: from the checkpoint; 4 for bicubic)")
     parser.add_argument("--video", default=None, help="also encode the SR frames to this .mp4 (H.264)")
     parser.add_argument("--fps", type=float, default=None, help="frame rate of --video (default: input's, else 25)")
-    parser.add_argument("--tile", type=int, default=TileConfig.tile,
+    parser.add_argument("--tile", type=even_int(2), default=TileConfig.tile,
                         help="LR tile core size in pixels, even (default: %(default)s)")
-    parser.add_argument("--tile-pad", type=int, default=TileConfig.pad,
+    parser.add_argument("--tile-pad", type=even_int(0), default=TileConfig.pad,
                         help="LR context pixels around each tile, even (default: %(default)s)")
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        model, scale = load_model(args.checkpoint, args.scale, args.official, args.device)
-        written = upscale(model, scale, args.input, args.output, tiles=TileConfig(args.tile, args.tile_pad),
-                          video=args.video, fps=args.fps, device=args.device, progress=not args.no_progress)
-    except (DataError, FileNotFoundError, ValueError, KeyError) as exc:
-        print(f"upscale: error: {exc}", file=sys.stderr)
-        return 2
+    """Errors reach :func:`sofkd_lib.cli.main`, the one place that reports them."""
+    # Outputs before the model is loaded (upscale checks every input frame before its first output).
+    check_writable(args.output, folder=True, what="-o/--output")
+    if args.video:
+        check_writable(args.video, what="--video")
+    model, scale = load_model(args.checkpoint, args.scale, args.official, args.device)
+    written = upscale(model, scale, args.input, args.output, tiles=TileConfig(args.tile, args.tile_pad),
+                      video=args.video, fps=args.fps, device=args.device, progress=not args.no_progress)
     print(f"wrote {len(written)} frames to {args.output}" + (f" and {args.video}" if args.video else ""))
     return 0

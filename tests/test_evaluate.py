@@ -9,6 +9,7 @@ import pytest
 import torch
 from scipy.ndimage import map_coordinates
 
+from sofkd_lib.checkpoint import CheckpointError
 from sofkd_lib.cli import main
 from sofkd_lib.data import Clip, LayeredMotion, imresize, read_image
 from sofkd_lib.evaluate import evaluate_model, load_model, model_name
@@ -139,7 +140,7 @@ def test_load_model_from_sofkd_checkpoint(tmp_path):
     torch.save({"weights": {}}, tmp_path / "bad.pt")
     with pytest.raises(ValueError, match="bad.pt.*--official"):
         load_model(tmp_path / "bad.pt")
-    with pytest.raises(FileNotFoundError, match="nothing.pt"):
+    with pytest.raises(CheckpointError, match="checkpoint not found: .*nothing.pt"):
         load_model(tmp_path / "nothing.pt")
 
 

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import torch
 
+from sofkd_lib.checkpoint import CheckpointError, architecture_from_state
 from sofkd_lib.cli import main as cli_main
-from sofkd_lib.export import architecture_of, export_onnx, load_checkpoint
+from sofkd_lib.export import export_onnx, load_checkpoint
 from sofkd_lib.models import SOFVSR
 from tests.conftest import require
 
@@ -16,13 +17,13 @@ ort = pytest.importorskip("onnxruntime")
 @pytest.mark.parametrize("scale", [2, 3, 4])
 @pytest.mark.parametrize("channels", [320, 240, 16])
 def test_architecture_of_reads_scale_channels_frames(scale, channels):
-    assert architecture_of(SOFVSR(scale, channels).state_dict()) == (scale, channels, 3)
-    assert architecture_of(SOFVSR(scale, channels, 5).state_dict()) == (scale, channels, 5)
+    assert architecture_from_state(SOFVSR(scale, channels).state_dict()) == (scale, channels, 3)
+    assert architecture_from_state(SOFVSR(scale, channels, 5).state_dict()) == (scale, channels, 5)
 
 
 def test_architecture_of_rejects_foreign_state_dict():
     with pytest.raises(ValueError, match="srnet.body.0.weight"):
-        architecture_of({"conv.weight": torch.zeros(1)}, "x.pt")
+        architecture_from_state({"conv.weight": torch.zeros(1)}, "x.pt")
 
 
 def test_load_checkpoint_round_trip_and_errors(tmp_path):
@@ -35,9 +36,10 @@ def test_load_checkpoint_round_trip_and_errors(tmp_path):
         assert torch.equal(a, b)
     with pytest.raises(ValueError, match="x2 model, not the requested x4"):
         load_checkpoint(path, scale=4)
-    with pytest.raises(FileNotFoundError, match="missing.pt"):
+    with pytest.raises(CheckpointError, match="checkpoint not found: .*missing.pt"):
         load_checkpoint(tmp_path / "missing.pt")
-    with pytest.raises(ValueError, match="--scale"):
+    with pytest.raises(CheckpointError, match="ckpt.pt is a sofkd checkpoint, not one of the authors' releases: "
+                                              "leave out --official"):
         load_checkpoint(path, official=True)
 
 

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 
+from sofkd_lib.checkpoint import CheckpointError
 from sofkd_lib.models import SOFVSR
 from sofkd_lib.official import _PREFIXES, load_official, official_key_to_ours
 from sofkd_lib.settings import official_checkpoint, shared_path
@@ -55,12 +56,12 @@ def test_missing_key_is_named(tmp_path):
     sd = _as_official(SOFVSR(scale=2))
     del sd["SR.body.3.weight"]
     torch.save(sd, tmp_path / "short.pth")
-    with pytest.raises(KeyError, match="srnet.body.3.weight"):
+    with pytest.raises(CheckpointError, match="short.pth: checkpoint lacks 1 model keys, first 'srnet.body.3.weight'"):
         load_official(tmp_path / "short.pth", scale=2)
 
 
 def test_missing_file_is_named(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.pth"):
+    with pytest.raises(CheckpointError, match="not found: .*nope.pth"):
         load_official(tmp_path / "nope.pth", scale=2)
 
 

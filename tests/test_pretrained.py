@@ -9,7 +9,13 @@ import torch
 from sofkd_lib.checkpoint import Architecture, build_model, load_model_checkpoint, save_atomic
 from sofkd_lib.config import make_config
 from sofkd_lib.pretrained import (
-    PretrainedError, empty_index, list_pretrained, pretrained, pretrained_path, read_index, register,
+    PretrainedError,
+    empty_index,
+    list_pretrained,
+    pretrained,
+    pretrained_path,
+    read_index,
+    register,
     resolve_checkpoint,
 )
 from sofkd_lib.record import model_with_dtype, weights_payload

@@ -9,8 +9,16 @@ import torch
 
 from sofkd_lib import train as T
 from sofkd_lib.checkpoint import (
-    Architecture, CheckpointError, architecture_of, build_model, check_architecture, decode_state, encode_state,
-    load_checkpoint, load_model_checkpoint, save_atomic,
+    Architecture,
+    CheckpointError,
+    architecture_of,
+    build_model,
+    check_architecture,
+    decode_state,
+    encode_state,
+    load_checkpoint,
+    load_model_checkpoint,
+    save_atomic,
 )
 from sofkd_lib.config import make_config
 from sofkd_lib.models import count_parameters

@@ -136,7 +136,7 @@ def read_video(path: str | os.PathLike, max_frames: int | None = None, min_frame
                     break
     except DataError:
         raise
-    except Exception as exc:  # noqa: BLE001 - PyAV raises many types; re-raised naming the file
+    except Exception as exc:
         raise DataError(f"cannot decode video {path}: {exc}") from exc
     if len(frames) < min_frames:
         raise DataError(f"{path}: decoded {len(frames)} frame(s); a sequence needs at least {min_frames}")
@@ -152,8 +152,34 @@ def video_fps(path: str | os.PathLike) -> float | None:
         with av.open(str(path)) as container:
             rate = container.streams.video[0].average_rate
             return float(rate) if rate else None
-    except Exception:  # noqa: BLE001 - a missing rate is not an error
+    except Exception:
         return None
+
+
+def check_writable(path: str | os.PathLike, *, folder: bool = False, what: str = "output") -> Path:
+    """Raise :class:`DataError` unless ``path`` can be written; create nothing.
+
+    ``folder`` False: a file (new, or one to replace) whose folder exists or can be
+    made; True: a folder (new or existing). Commands call this on every output before
+    any work, so a bad location costs no compute. ``what`` names the option in messages.
+    """
+    path = Path(path)
+    if path.exists():
+        if folder and not path.is_dir():
+            raise DataError(f"{what} {path} is an existing file, not a folder; give a folder (new or existing)")
+        if not folder and path.is_dir():
+            raise DataError(f"{what} {path} is an existing folder; give a file name (e.g. {path / 'out'}{path.suffix})")
+        where = path if folder else path.parent
+    else:
+        where = path.parent
+        while not where.exists() and where != where.parent:  # nearest existing ancestor: folders made from there
+            where = where.parent
+        if not where.is_dir():
+            raise DataError(f"{what} {path}: {where} is a file, so no folder can be made inside it; "
+                            f"choose another location")
+    if not os.access(where, os.W_OK | os.X_OK):
+        raise DataError(f"{what} {path}: no permission to write in {where}; choose another location")
+    return path
 
 
 def atomic_write_bytes(path: str | os.PathLike, writer) -> None:
@@ -186,8 +212,9 @@ def write_image(path: str | os.PathLike, rgb_uint8: np.ndarray) -> None:
 
 def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float = 25.0, crf: int = 18) -> None:
     """Encode RGB uint8 frames to an H.264 mp4 (yuv420p; even sizes padded by edge copy), atomically."""
-    import av
     from fractions import Fraction
+
+    import av
 
     def _write(tmp: Path) -> None:
         with av.open(str(tmp), mode="w", format="mp4") as container:
