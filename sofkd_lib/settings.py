@@ -23,6 +23,11 @@ def shared_path(*parts: str) -> Path:
     return shared_data_root().joinpath(*parts)
 
 
+def paper_folder() -> Path:
+    """The paper's text and its tables as printed: ``paper/`` beside the shared data folder (may not exist)."""
+    return shared_data_root().parent / "paper"
+
+
 def official_checkpoint(scale: int = 2, degradation: str = "BI") -> Path:
     """Path of the authors' released checkpoint in the shared data folder."""
     return shared_path("sofvsr_official", f"{degradation}_x{scale}.pth")

@@ -1,0 +1,58 @@
+"""``python -m sofkd_lib chapter``: a MyST chapter executed with papermill parameters."""
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from sofkd_lib import chapter as C
+from sofkd_lib.cli import main
+from sofkd_lib.settings import REPO_ROOT
+
+FRONT = ("---\njupytext:\n  text_representation:\n    extension: .md\n    format_name: myst\n"
+         "kernelspec:\n  display_name: Python 3\n  language: python\n  name: python3\n---\n\n")
+
+
+def _outputs(nb) -> str:
+    return "".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
+                   for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+def test_parse_value_types_like_papermill():
+    assert C.parse_value("smoke") == "smoke"
+    assert C.parse_value("3") == 3 and C.parse_value("0.5") == 0.5
+    assert C.parse_value("True") is True and C.parse_value("None") is None
+    assert C.parse_parameters([("profile", "smoke"), ("alpha", "0.9")]) == {"profile": "smoke", "alpha": 0.9}
+
+
+@pytest.mark.timeout(300)
+def test_book_chapter_runs_with_a_profile_parameter(tmp_path):
+    # The reader's command from the parameters page, on the smallest chapter (it needs no runs).
+    out = tmp_path / "sub" / "full_scale.ipynb"
+    assert main(["chapter", str(REPO_ROOT / "book" / "full_scale.md"), "-p", "profile", "smoke", "-o", str(out)]) == 0
+    nb = nbformat.read(out, as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and 'profile = "smoke"' in injected[0].source
+    text = _outputs(nb)
+    assert "rendered from the runs of profile 'smoke'" in text
+    assert "gpu-short" in text  # the profile table was rendered
+    assert [p.name for p in out.parent.iterdir()] == ["full_scale.ipynb"]  # no partial file left
+
+
+def test_chapter_errors_leave_no_output(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text(FRONT + "# p\n\n```{code-cell} ipython3\n:tags: [parameters]\nn: int = 1\n```\n\n"
+                    "```{code-cell} ipython3\nassert n == 1, f'n is {n}'\n```\n")
+    out = tmp_path / "out.ipynb"
+    with pytest.raises(C.ChapterError, match="has no parameter 'm'; its parameters: n"):
+        C.run_chapter(page, out, {"m": 2})
+    with pytest.raises(C.ChapterError, match="partly executed notebook is .*out.partial.ipynb"):
+        C.run_chapter(page, out, {"n": 2})
+    assert not out.exists() and (tmp_path / ".out.partial.ipynb").is_file()
+    assert C.run_chapter(page, out, {"n": 1}) == out and out.is_file()
+    (tmp_path / "plain.md").write_text("# not a notebook\n")
+    with pytest.raises(C.ChapterError, match="plain.md is not a MyST notebook"):
+        C.read_chapter(tmp_path / "plain.md")
+    with pytest.raises(C.ChapterError, match="must be a notebook file name ending in .ipynb"):
+        C.run_chapter(page, tmp_path / "out.html")
+    with pytest.raises(C.ChapterError, match="not found"):
+        C.read_chapter(tmp_path / "missing.md")
