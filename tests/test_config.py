@@ -4,13 +4,23 @@ from __future__ import annotations
 import pytest
 
 from sofkd_lib.config import (
-    PROFILES, ConfigError, TrainConfig, diff, field_help, make_config, parse_override, parse_overrides, parse_value,
+    PROFILES,
+    ConfigError,
+    TrainConfig,
+    diff,
+    field_help,
+    make_config,
+    parse_override,
+    parse_overrides,
+    parse_value,
+    profile_config,
     profile_notes,
 )
 
 
 def test_paper_profile_is_the_papers_recipe():
-    c = make_config("paper")
+    c = make_config("paper", data_root="/data/DAVIS")
+    assert (c.dataset, c.data_root) == ("davis", "/data/DAVIS")  # DAVIS-2017 train, as the paper
     assert (c.batch_size, c.patch_size, c.lr, c.lr_step, c.lr_gamma) == (64, 32, 1e-3, 80_000, 0.5)
     assert (c.adam_beta1, c.adam_beta2, c.adam_eps, c.alpha) == (0.9, 0.999, 1e-8, 0.9)
     assert (c.scale, c.n_frames, c.teacher_channels, c.student_channels) == (4, 3, 320, 240)
@@ -21,14 +31,18 @@ def test_paper_profile_is_the_papers_recipe():
 
 @pytest.mark.parametrize("name", list(PROFILES))
 def test_every_profile_keeps_the_papers_ratios(name):
-    c, paper = make_config(name), make_config("paper")
+    c, paper = profile_config(name), profile_config("paper")
     assert c.profile == name
     assert c.lr_step * 5 == c.phase_iterations * 2  # lr halved at 40 % of a phase
-    assert c.teacher_iterations == c.phase_iterations
     assert c.student_iterations == 2 * c.phase_iterations
     assert paper.phase_iterations % c.phase_iterations == 0
-    for f in ("lr", "lr_gamma", "alpha", "adam_beta1", "adam_beta2", "adam_eps", "scale", "n_frames",
-              "teacher_channels", "student_channels"):
+    same = ["lr", "lr_gamma", "alpha", "adam_beta1", "adam_beta2", "adam_eps", "scale", "n_frames"]
+    if name == "miniature":  # its own width (4 : 3 kept) and a teacher trained for two phases (issue 19)
+        assert (c.teacher_channels, c.student_channels, c.teacher_iterations) == (64, 48, 2 * c.phase_iterations)
+    else:
+        assert c.teacher_iterations == c.phase_iterations
+        same += ["teacher_channels", "student_channels"]
+    for f in same:
         assert getattr(c, f) == getattr(paper, f), f
 
 
@@ -39,7 +53,75 @@ def test_profile_sizes():
     smoke = make_config("smoke")
     assert (smoke.phase_iterations, smoke.lr_step, smoke.batch_size, smoke.patch_size) == (10, 4, 2, 16)
     assert "batch_size 4 instead of 64" in profile_notes("cpu-demo")
-    assert profile_notes("paper") == "paper: the paper's recipe"
+    assert profile_notes("paper") == (
+        "paper: the paper's schedule and batch; trains on DAVIS-2017 train, from the folder given as data_root, "
+        "as in the paper; student w/o KD trained as long as both KD phases together (student_budget=two-phases; "
+        "our choice: the paper states no budget)")
+
+
+def test_paper_profile_needs_its_training_data():
+    with pytest.raises(ConfigError) as err:
+        make_config("paper")
+    msg = str(err.value)
+    for how in ("TrainConfig.data_root", "--data-root DIR", "--set data_root=DIR", "ImageSets/2017/train.txt",
+                "dataset=folder", "dataset=embedded"):
+        assert how in msg, how
+    with pytest.raises(ConfigError, match=r"TrainConfig\.data_root must name the folder of clips"):
+        make_config("paper", dataset="folder", val_every=0)
+    with pytest.raises(ConfigError, match=r"TrainConfig\.val_every must be 0 for dataset='folder'"):
+        make_config("paper", dataset="folder", data_root="/clips")
+    folder = make_config("paper", dataset="folder", data_root="/clips", val_every=0)
+    assert "trains on the clips in /clips, not on the paper's DAVIS-2017 train" in profile_notes("paper", folder)
+    # The paper's schedule on the embedded split: allowed when asked for, and every label says so.
+    embedded = make_config("paper", dataset="embedded")
+    assert embedded.phase_iterations == 200_000
+    assert ("trains on the offline embedded split, not on the paper's DAVIS-2017 train (chosen explicitly: "
+            "dataset=embedded)") in profile_notes("paper", embedded)
+    # Profiles that default to the embedded split say so without the "chosen explicitly".
+    assert "trains on the offline embedded split, not on the paper's DAVIS-2017 train;" in profile_notes("gpu-short")
+    assert "trains on DAVIS-2017 train at /d, as in the paper;" in profile_notes("paper", make_config("paper",
+                                                                                                      data_root="/d"))
+    with pytest.raises(ConfigError, match=r"TrainConfig\.dataset must be one of"):
+        make_config("smoke", dataset="vid4")
+
+
+@pytest.mark.parametrize("budget,factor", [("two-phases", 2), ("one-phase", 1)])
+def test_student_budget_selects_the_no_kd_students_iterations(budget, factor):
+    paper = make_config("paper", data_root="/d", student_budget=budget, variant="student")
+    assert paper.student_iterations == paper.total_iterations == factor * 200_000
+    # The profiles' divisors (10, 800, 20,000) still hold: phase 20,000 / 250 / 10.
+    for name, phase in (("gpu-short", 20_000), ("cpu-demo", 250), ("smoke", 10)):
+        c = make_config(name, student_budget=budget)
+        assert (c.phase_iterations, c.student_iterations) == (phase, factor * phase)
+    assert f"student_budget={budget}" in profile_notes("paper", paper)
+    assert ("both KD phases together" if factor == 2 else "one KD phase") in profile_notes("paper", paper)
+
+
+def test_student_iterations_follows_and_is_checked_against_the_budget():
+    c = make_config("smoke", phase_iterations=7)
+    assert (c.student_budget, c.student_iterations) == ("two-phases", 14)
+    assert make_config("smoke", phase_iterations=7, student_iterations=14) == c  # a consistent value is accepted
+    with pytest.raises(ConfigError, match=r"TrainConfig\.student_iterations must be 2 x phase_iterations = 14"):
+        make_config("smoke", phase_iterations=7, student_iterations=10)
+    with pytest.raises(ConfigError, match=r"TrainConfig\.student_budget must be one of \['two-phases', 'one-phase'\]"):
+        make_config("smoke", student_budget="three-phases")
+    one = c.replace(student_budget="one-phase")  # replace derives it again
+    assert one.student_iterations == 7 and c.replace(phase_iterations=3).student_iterations == 6
+    assert TrainConfig.from_dict(one.to_dict()) == one
+    # A config saved before the field existed (2 x phase) reads as two-phases.
+    old = {k: v for k, v in c.to_dict().items() if k != "student_budget"}
+    assert TrainConfig.from_dict(old).student_budget == "two-phases"
+
+
+@pytest.mark.parametrize("degradation", ["bicubic-matlab", "bicubic-pil", "bd"])
+def test_degradation_is_a_checked_training_choice(degradation):
+    c = make_config("smoke", degradation=degradation)
+    assert c.degradation == degradation
+    assert make_config("smoke").degradation == "bicubic-matlab"  # the default, as the test LR is made
+    notes = profile_notes("smoke", c)
+    assert ("training LR made by" in notes) == (degradation != "bicubic-matlab")
+    with pytest.raises(ConfigError, match=r"TrainConfig\.degradation must be one of"):
+        make_config("smoke", degradation="bicubic")
 
 
 @pytest.mark.parametrize("variant,expected", [
@@ -72,7 +154,7 @@ def test_wrong_type_names_the_field(name, value):
 @pytest.mark.parametrize("name,value", [
     ("alpha", 1.5), ("patch_size", 7), ("patch_size", 2), ("batch_size", 0), ("variant", "phase3"),
     ("lr", -1.0), ("lr_gamma", 0.0), ("device", "gpu"), ("student_channels", 3), ("n_frames", 4),
-    ("val_max_frames", 4),
+    ("val_max_frames", 4), ("dataset", "vid4"), ("degradation", "nearest"), ("student_budget", "none"),
 ])
 def test_out_of_range_value_names_the_field(name, value):
     with pytest.raises(ConfigError, match=rf"TrainConfig\.{name}"):
@@ -135,3 +217,20 @@ def test_field_help_covers_every_field():
     assert set(helps) == set(TrainConfig.__dataclass_fields__)
     assert helps["batch_size"].startswith("int, default 64:")
     assert helps["data_root"].startswith("str | None, default None:")
+
+
+def test_miniature_profile_is_the_paper_at_three_quarters_width_ratio():
+    c, paper = make_config("miniature"), profile_config("paper")
+    assert (c.teacher_channels, c.student_channels) == (64, 48)
+    assert c.student_channels * 4 == c.teacher_channels * 3  # the paper's 240 : 320
+    assert paper.student_channels * 4 == paper.teacher_channels * 3
+    assert (c.phase_iterations, c.teacher_iterations, c.student_iterations, c.lr_step) == (10_000, 20_000, 20_000, 4_000)
+    assert c.lr_step * 5 == c.phase_iterations * 2  # lr halved at 40 % of a phase, as in the paper
+    assert (c.batch_size, c.patch_size, c.val_every, c.val_max_frames, c.dataset) == (4, 32, 250, None, "embedded")
+    for f in ("lr", "lr_gamma", "alpha", "adam_beta1", "adam_beta2", "adam_eps", "scale", "n_frames"):
+        assert getattr(c, f) == getattr(paper, f), f
+    assert TrainConfig.from_dict(c.to_dict()) == c  # validates
+    assert make_config("miniature", variant="phase1+2", seed=2).total_iterations == 10_000
+    notes = profile_notes("miniature")
+    assert "teacher_channels 64 instead of 320; student_channels 48 instead of 240" in notes
+    assert "teacher_iterations 20,000" in notes and "batch_size 4 instead of 64" in notes

@@ -1,11 +1,23 @@
 """Clip, ground-truth flow bookkeeping and the dataset readers."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
 
-from sofkd_lib.data import Clip, DataError, LayeredMotion, detect_kind, load_dataset, load_split
+from sofkd_lib.data import (
+    DAVIS10_SCENES,
+    PAPER_DAVIS_SET,
+    Clip,
+    DataError,
+    LayeredMotion,
+    detect_kind,
+    load_dataset,
+    load_split,
+    set_name,
+)
 from sofkd_lib.data.io import write_video
 
 
@@ -67,19 +79,106 @@ def test_vid4_layouts_and_folder(tmp_path):
     assert len(one) == 1 and len(one[0]) == 3
 
 
+def _davis(root, sets, n=3, h=8, w=12):
+    """A fake DAVIS-2017 folder: ``sets`` maps a list name (train, val, test-dev) to its sequences."""
+    (root / "ImageSets" / "2017").mkdir(parents=True, exist_ok=True)
+    for list_name, names in sets.items():
+        for name in names:
+            _frames(root / "JPEGImages" / "480p" / name, n, h, w, ext="jpg", start=0)
+        (root / "ImageSets" / "2017" / f"{list_name}.txt").write_text("".join(f"{x}\n" for x in names))
+    return root
+
+
 def test_davis_layout(tmp_path):
-    root = tmp_path / "DAVIS"
-    _frames(root / "JPEGImages" / "480p" / "bear", 3, ext="jpg", start=0)
-    _frames(root / "JPEGImages" / "480p" / "dog", 3, ext="jpg", start=0)
-    (root / "ImageSets" / "2017").mkdir(parents=True)
-    (root / "ImageSets" / "2017" / "train.txt").write_text("bear\n")
-    (root / "ImageSets" / "2017" / "val.txt").write_text("dog\n")
+    root = _davis(tmp_path / "DAVIS", {"train": ["bear"], "val": ["dog"]})
     assert detect_kind(root) == "davis"
     assert [c.name for c in load_dataset("davis", root, split="train")] == ["bear"]
-    assert [c.name for c in load_dataset("davis", root, split="test")] == ["dog"]
+    assert [c.name for c in load_dataset("davis", root, split="val")] == ["dog"]
     (root / "ImageSets" / "2017" / "val.txt").write_text("cat\n")
     with pytest.raises(DataError, match="'cat' has no folder"):
         load_dataset("davis", root, split="val")
+
+
+def test_davis_test_is_test_dev_and_never_val(tmp_path):
+    """The paper's "DAVIS-2017 test" is test-dev; without its list the error names it and val is not read."""
+    root = _davis(tmp_path / "DAVIS", {"train": ["bear"], "val": ["dog"]})
+    for split in ("test", "test-dev"):
+        with pytest.raises(DataError) as err:
+            load_split("davis", split, root)
+        msg = str(err.value)
+        assert str(root / "ImageSets" / "2017" / "test-dev.txt") in msg and "davis-2017-test-dev" in msg
+        assert "no other split is read in its place" in msg
+    _davis(root, {"test-dev": ["boxing", "tractor"]})
+    clips = load_split("davis", "test", root)
+    assert [c.name for c in clips] == ["boxing", "tractor"]
+    assert clips[0].source.startswith("davis-2017-test-dev 480p ")
+    assert [c.name for c in load_dataset("davis", root, split="test-dev")] == ["boxing", "tractor"]
+    with pytest.raises(ValueError, match="DAVIS split must be one of"):
+        load_split("davis", "testdev", root)
+
+
+def test_davis10_scenes_from_a_davis_layout_or_scene_folders(tmp_path):
+    assert DAVIS10_SCENES == ("boxing", "demolition", "dive-in", "dog-control", "dolphins", "kart-turn",
+                              "ocean-birds", "pole-vault", "speed-skating", "wings-turn")
+    # DAVIS-2017 layout: the ten scene folders are read, other sequences are not.
+    davis = _davis(tmp_path / "DAVIS", {"test-dev": [*DAVIS10_SCENES, "tractor"]})
+    clips = load_split("davis", "davis-10", davis)
+    assert [c.name for c in clips] == list(DAVIS10_SCENES)
+    assert clips[0].source == f"davis-10 {davis / 'JPEGImages' / '480p' / 'boxing'}"
+    # The SOF-VSR authors' style: ROOT/<scene>/hr/*.png (or ROOT/<scene>/*.png).
+    flat = tmp_path / "DAVIS-10"
+    for i, scene in enumerate(DAVIS10_SCENES):
+        _frames(flat / scene / "hr" if i % 2 else flat / scene, 4)
+    clips = load_dataset("davis", flat, split="davis-10")
+    assert [(c.name, len(c)) for c in clips] == [(s, 4) for s in DAVIS10_SCENES]
+    # A missing scene is named with where it was looked for; nothing stands in for it.
+    for scene in ("dolphins", "wings-turn"):
+        for f in (flat / scene).rglob("*.png"):
+            f.unlink()
+    with pytest.raises(DataError) as err:
+        load_split("davis", "davis-10", flat)
+    msg = str(err.value)
+    assert "no frames for dolphins, wings-turn" in msg and f"{flat}/<scene>/hr/*.png" in msg
+    with pytest.raises(DataError, match=r"DAVIS-10 incomplete: no frames for boxing, .*JPEGImages/480p/<scene>"):
+        load_split("davis", "davis-10", _davis(tmp_path / "other", {"train": ["bear"]}))
+
+
+@pytest.mark.parametrize("name,split,root,expected", [
+    ("embedded", "test", None, "embedded"), ("embedded", "train", None, "embedded-train"),
+    ("vid4", "test", None, "vid4"), ("vid4", "test", "/data/Vid4", "vid4"), ("vid4", "test", "/data/mine", "mine"),
+    ("davis", "test", None, "davis-2017-test-dev"), ("davis", "test-dev", None, "davis-2017-test-dev"),
+    ("davis", "val", None, "davis-2017-val"), ("davis", "davis-10", None, "davis-10"),
+    ("folder", "train", "/clips/cars", "cars"),
+])
+def test_set_names(name, split, root, expected):
+    assert set_name(name, split, root) == expected
+    assert PAPER_DAVIS_SET == "davis-2017-test-dev"
+
+
+def test_folder_split_is_training_data_only(tmp_path):
+    _frames(tmp_path / "clips" / "a", 3)
+    _frames(tmp_path / "clips" / "b" / "hr", 4)
+    assert [(c.name, len(c)) for c in load_split("folder", "train", tmp_path / "clips")] == [("a", 3), ("b", 4)]
+    with pytest.raises(ValueError, match="training data only"):
+        load_split("folder", "val", tmp_path / "clips")
+    with pytest.raises(ValueError, match="needs root="):
+        load_split("folder", "train")
+
+
+def test_evaluate_names_the_set_it_scored(tmp_path, capsys):
+    from sofkd_lib.cli import main
+
+    flat = tmp_path / "DAVIS-10"
+    for scene in DAVIS10_SCENES:
+        _frames(flat / scene / "hr", 5, h=32, w=32)
+    out = tmp_path / "r.json"
+    assert main(["evaluate", "--checkpoint", "bicubic", "--scale", "2", "--kind", "davis", "--split", "davis-10",
+                 "--data", str(flat), "--output", str(out), "--no-progress"]) == 0
+    res = json.loads(out.read_text())
+    assert res["dataset"] == "davis-10" and list(res["sequences"]) == list(DAVIS10_SCENES)
+    assert main(["evaluate", "--checkpoint", "bicubic", "--scale", "2", "--kind", "davis", "--split", "test",
+                 "--data", str(flat), "--no-progress"]) == 2
+    assert "JPEGImages" in capsys.readouterr().err
 
 
 def test_video_files(tmp_path):

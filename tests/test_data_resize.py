@@ -105,3 +105,25 @@ def test_bd_blur_and_sampling_phase():
     assert k.shape == (13, 13)
     np.testing.assert_allclose(k.sum(), 1.0)
     np.testing.assert_allclose(k[6, 6], centre)
+
+
+def test_matlab_and_pil_bicubic_differ_at_the_border_hand_computed():
+    """Both use Keys' kernel (a = -0.5) widened 4x; MATLAB mirrors the border, PIL renormalises inside the image.
+
+    A 4×8 image, white in column 0, down by 4: LR pixel 0 is centred 1.5 HR pixels from column 0's centre,
+    so column 0 weighs cubic(1.5/4) = 0.7275390625. MATLAB adds its mirror image, 2.5 px away
+    (cubic(2.5/4) = 0.3896484375), over a total weight of 4 (18 taps 1/4 apart): 255 · 1.1171875 / 4 = 71.22 → 71.
+    PIL keeps the 8 taps inside the row, total weight 3.7421875: 255 · 0.7275390625 / 3.7421875 = 49.58 → 50.
+    """
+    hr = np.zeros((4, 8), np.uint8)
+    hr[:, 0] = 255
+    assert degrade(hr, 4, "bicubic-matlab").tolist() == [[71, 0]]
+    assert degrade(hr, 4, "bicubic-pil").tolist() == [[50, 0]]
+    np.testing.assert_allclose(_cubic(np.array([0.375, 0.625])), [0.7275390625, 0.3896484375], atol=0)
+    # On a random image they agree to a grey level or so inside and differ most at the rim.
+    hr = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    matlab, pil = degrade(hr, 4, "bicubic-matlab"), degrade(hr, 4, "bicubic-pil")
+    np.testing.assert_array_equal(matlab, imresize(hr, 0.25))
+    np.testing.assert_array_equal(pil, np.asarray(Image.fromarray(hr).resize((16, 12), Image.Resampling.BICUBIC)))
+    d = np.abs(matlab.astype(int) - pil.astype(int))
+    assert d.max() > 1 and d[2:-2, 2:-2].max() <= 1

@@ -5,7 +5,6 @@ batch source keep every test to seconds on one CPU core.
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import csv
 import math
@@ -312,7 +311,7 @@ def test_non_finite_loss_stops_naming_iteration_and_term(tmp_path):
     ("phase1", None, None, "needs a teacher checkpoint"),
     ("phase2", "missing", None, "teacher: checkpoint not found"),
     ("phase1", "phase1", None, r"teacher .*wrong architecture \(srnet_channels is 4, expected 8\)"),
-    ("phase1+2", "teacher", None, "needs a phase-1 checkpoint"),
+    ("phase1+2", "teacher", None, "needs a phase1 checkpoint"),
     ("phase1+2", "teacher", "teacher", r"init .*wrong architecture \(srnet_channels is 8, expected 4\)"),
     ("phase1+2", "other", "phase1", "its OFRnet is not the teacher's"),
     ("phase2", "teacher", "phase1", "only phase1\\+2 starts from an --init"),
@@ -350,9 +349,10 @@ def test_resolve_device():
 
 # --------------------------------------------------------------------------- command line
 def _cli(argv):
-    parser = argparse.ArgumentParser()
-    T.add_arguments(parser)
-    return T.run(parser.parse_args(argv))
+    """``python -m sofkd_lib train ARGV`` in process: errors go through the CLI's one error path (exit 2)."""
+    from sofkd_lib.cli import main
+
+    return main(["train", *argv])
 
 
 def test_cli_trains_resumes_and_reports_errors(tmp_path, capsys):
@@ -370,7 +370,7 @@ def test_cli_trains_resumes_and_reports_errors(tmp_path, capsys):
     assert "needs a teacher checkpoint" in capsys.readouterr().err
     assert _cli(["--variant", "student", "--out", str(out), *common]) == 2
     assert "already holds a run" in capsys.readouterr().err
-    assert _cli(["--variant", "phase2", "--profile", "paper", "--show-config"]) == 0
+    assert _cli(["--variant", "phase2", "--profile", "paper", "--data-root", "/data/DAVIS", "--show-config"]) == 0
     assert '"phase_iterations": 200000' in capsys.readouterr().out
     assert _cli(["--list-fields"]) == 0
     assert "alpha" in capsys.readouterr().out

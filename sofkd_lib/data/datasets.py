@@ -158,34 +158,79 @@ def read_vid4(root: str | os.PathLike, max_frames: int | None = None) -> list[Cl
     ]
 
 
-#: DAVIS-2017 split list names accepted by :func:`read_davis` ("test" means the public val set).
-DAVIS_SPLITS = {"train": "train", "val": "val", "test": "val", "test-dev": "test-dev"}
+#: DAVIS-2017 split → its list, ``ROOT/ImageSets/2017/<list>.txt``. ``test`` is the paper's
+#: "DAVIS-2017 test", read as the test-dev set (the test set DAVIS-2017 publishes for evaluation).
+DAVIS_SPLITS = {"train": "train", "val": "val", "test-dev": "test-dev", "test": "test-dev"}
+#: The ten DAVIS-2017 test scenes the SOF-VSR authors score as "DAVIS-10" (their README's list).
+DAVIS10_SCENES = ("boxing", "demolition", "dive-in", "dog-control", "dolphins", "kart-turn", "ocean-birds",
+                  "pole-vault", "speed-skating", "wings-turn")
+#: DAVIS split → the name results carry for the set scored.
+DAVIS_SET_NAMES = {"train": "davis-2017-train", "val": "davis-2017-val", "test-dev": "davis-2017-test-dev",
+                   "test": "davis-2017-test-dev", "davis-10": "davis-10", "all": "davis-2017-all"}
+#: The set behind the "DAVIS-2017" columns of the paper's Table 1 (it says "DAVIS-2017 test").
+PAPER_DAVIS_SET = DAVIS_SET_NAMES["test"]
+
+
+def _davis10_folders(root: Path, resolution: str) -> list[tuple[str, Path]]:
+    """(scene, frame folder) of DAVIS-10 under a DAVIS-2017 layout or a folder of scene folders."""
+    frames_root = root / "JPEGImages" / resolution
+    if frames_root.is_dir():
+        where, found = f"{frames_root}/<scene>/*.jpg", [(n, frames_root / n) for n in DAVIS10_SCENES]
+    else:
+        where, found = f"{root}/<scene>/hr/*.png or {root}/<scene>/*.png", [
+            (n, _sequence_folder(root / n)) for n in DAVIS10_SCENES]
+    missing = [n for n, folder in found if not (folder.is_dir() and list_images(folder))]
+    if missing:
+        raise DataError(
+            f"DAVIS-10 incomplete: no frames for {', '.join(missing)} (looked for {where}). DAVIS-10 is these ten "
+            f"DAVIS-2017 test scenes: {', '.join(DAVIS10_SCENES)}; no other scene is substituted."
+        )
+    return found
 
 
 def read_davis(
     root: str | os.PathLike, split: str = "val", resolution: str = "480p", max_frames: int | None = None
 ) -> list[Clip]:
-    """DAVIS-2017: ``ROOT/JPEGImages/<resolution>/<seq>/*.jpg``, sequences from
-    ``ROOT/ImageSets/2017/<split>.txt`` (``split`` train, val, test-dev; ``test`` = val; ``all``)."""
+    """DAVIS-2017 sets. ``split`` train, val or test-dev (``test`` = test-dev): the sequences of
+    ``ROOT/ImageSets/2017/<split>.txt``, frames ``ROOT/JPEGImages/<resolution>/<seq>/*.jpg``; ``davis-10``:
+    the SOF-VSR authors' ten test scenes (:data:`DAVIS10_SCENES`), from that layout or from
+    ``ROOT/<scene>/hr/*.png`` (or ``ROOT/<scene>/*.png``); ``all``: every sequence folder.
+
+    A set whose list or frames are absent raises :class:`DataError` naming what was looked for
+    and where; another set is never read in its place.
+    """
     root = Path(root)
+    if split != "all" and split != "davis-10" and split not in DAVIS_SPLITS:
+        raise ValueError(f"DAVIS split must be one of {sorted(DAVIS_SPLITS)}, 'davis-10' or 'all', got {split!r}")
+    label = DAVIS_SET_NAMES[split]
+    if split == "davis-10":
+        if not root.is_dir():
+            raise missing_root_error("DAVIS-10", root, f" (expected the scenes {', '.join(DAVIS10_SCENES)})")
+        return [Clip(name, read_frames(folder, max_frames), f"{label} {folder}")
+                for name, folder in _davis10_folders(root, resolution)]
     frames_root = root / "JPEGImages" / resolution
     if not frames_root.is_dir():
-        raise missing_root_error("DAVIS-2017", frames_root, " (expected ROOT/JPEGImages/480p/<sequence>/*.jpg)")
+        raise missing_root_error(f"DAVIS-2017 ({label})", frames_root,
+                                 f" (expected ROOT/JPEGImages/{resolution}/<sequence>/*.jpg)")
     if split == "all":
         names = [d.name for d in natural_sorted(frames_root.iterdir()) if d.is_dir()]
+        listed_in = frames_root
     else:
-        if split not in DAVIS_SPLITS:
-            raise ValueError(f"DAVIS split must be one of {sorted(DAVIS_SPLITS)} or 'all', got {split!r}")
-        list_file = root / "ImageSets" / "2017" / f"{DAVIS_SPLITS[split]}.txt"
-        if not list_file.is_file():
-            raise DataError(f"DAVIS split list not found: {list_file}")
-        names = [line.strip() for line in list_file.read_text().splitlines() if line.strip()]
+        listed_in = root / "ImageSets" / "2017" / f"{DAVIS_SPLITS[split]}.txt"
+        if not listed_in.is_file():
+            download = " (the test-dev download adds it and its frames to the same folder)" \
+                if DAVIS_SPLITS[split] == "test-dev" else ""
+            raise DataError(f"{label}: DAVIS-2017 split list not found: {listed_in}{download}; "
+                            f"no other split is read in its place")
+        names = [line.strip() for line in listed_in.read_text().splitlines() if line.strip()]
+        if not names:
+            raise DataError(f"{label}: {listed_in} lists no sequence")
     clips = []
     for name in names:
         folder = frames_root / name
         if not folder.is_dir():
-            raise DataError(f"{list_file if split != 'all' else frames_root}: sequence {name!r} has no folder {folder}")
-        clips.append(Clip(name, read_frames(folder, max_frames), f"DAVIS-2017 {resolution} {folder}"))
+            raise DataError(f"{label}: {listed_in}: sequence {name!r} has no folder {folder}")
+        clips.append(Clip(name, read_frames(folder, max_frames), f"{label} {resolution} {folder}"))
     return clips
 
 
@@ -253,27 +298,67 @@ def load_dataset(
     if kind == "vid4":
         return read_vid4(root, max_frames)
     if kind == "davis":
-        return read_davis(root, "val" if split == "test" else split, max_frames=max_frames)
+        return read_davis(root, split, max_frames=max_frames)
     if kind == "folder":
         return read_folder(root, max_frames)
     return read_videos(root, max_frames)
 
 
-def load_split(name: str = "embedded", split: str = "train", root: str | os.PathLike | None = None) -> list[Clip]:
-    """A named split: ``embedded`` (offline, built on first use), ``vid4`` (test only) or ``davis``.
+#: Names :func:`load_split` knows (a training run may name all but vid4: ``TrainConfig.dataset``).
+SPLIT_NAMES = ("embedded", "vid4", "davis", "folder")
 
-    ``root`` overrides where the data lives (for ``embedded``: the cache folder).
+
+def load_split(name: str = "embedded", split: str = "train", root: str | os.PathLike | None = None) -> list[Clip]:
+    """A named set: ``embedded`` (offline, built on first use; train, test, val = test), ``vid4`` (test
+    only), ``davis`` (train, val, test-dev, test = test-dev, davis-10; see :func:`read_davis`) or
+    ``folder`` (any folder of clips at ``root``, for training only).
+
+    ``root`` overrides where the data lives (for ``embedded``: the cache folder). A set that is
+    absent raises :class:`DataError`; none stands in for another.
     """
-    if split not in ("train", "test", "val", "test-dev"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     if name == "embedded":
         from .embedded import load_embedded
 
         return load_embedded(split, cache=root)
     if name == "vid4":
         if split == "train":
-            raise ValueError("Vid4 is a test set only; never train on it (use 'embedded' or 'davis')")
+            raise ValueError("Vid4 is a test set only; never train on it (use 'embedded', 'davis' or 'folder')")
+        if split != "test":
+            raise ValueError(f"Vid4 has only the split 'test', got {split!r}")
         return read_vid4(Path(root) if root is not None else shared_data_root() / "vid4")
     if name == "davis":
         return read_davis(Path(root) if root is not None else shared_data_root() / "davis", split)
-    raise ValueError(f"unknown split name {name!r}; choose 'embedded', 'vid4' or 'davis'")
+    if name == "folder":
+        if split != "train":
+            raise ValueError(f"a folder of clips is training data only (split 'train'), got {split!r}; "
+                             f"score on a named test set (embedded, vid4, davis)")
+        if root is None:
+            raise ValueError("load_split('folder') needs root= (the folder of clips)")
+        return read_folder(root)
+    raise ValueError(f"unknown split name {name!r}; choose one of {SPLIT_NAMES}")
+
+
+def set_name(name: str, split: str = "test", root: str | os.PathLike | None = None) -> str:
+    """The name results carry for the clips of :func:`load_dataset` / :func:`load_split`.
+
+    ``embedded`` test → ``embedded`` (other splits ``embedded-<split>``), Vid4 → ``vid4``,
+    DAVIS → :data:`DAVIS_SET_NAMES` (e.g. ``davis-2017-test-dev``, ``davis-10``), a folder or video
+    → its file name; ``auto`` is resolved with :func:`detect_kind` first.
+    """
+    if name == "auto":
+        if root is None:
+            raise ValueError("set_name('auto') needs a root")
+        name = detect_kind(root)
+    if name == "embedded":
+        return "embedded" if split in ("test", "val") else f"embedded-{split}"
+    if name == "vid4":  # a Vid4-style folder under another name is named by its folder
+        return "vid4" if root is None or Path(root).name.lower() == "vid4" else Path(root).name
+    if name == "davis":
+        if split not in DAVIS_SET_NAMES:
+            raise ValueError(f"DAVIS split must be one of {sorted(DAVIS_SET_NAMES)}, got {split!r}")
+        return DAVIS_SET_NAMES[split]
+    if name in ("folder", "video"):
+        if root is None:
+            raise ValueError(f"set_name({name!r}) needs a root")
+        return Path(root).name
+    raise ValueError(f"unknown dataset {name!r}; choose one of {SPLIT_NAMES + ('video', 'auto')}")
