@@ -251,11 +251,13 @@ def endpoint_error(flow, flow_gt) -> np.ndarray:
     return np.sqrt(((a - b) ** 2).sum(-1))
 
 
-def plot_loss_curves(metrics, columns: Sequence[str] | None = None, title: str | None = None, hue: str | None = None):
+def plot_loss_curves(metrics, columns: Sequence[str] | None = None, title: str | None = None, hue: str | None = None,
+                     ncols: int | None = None):
     """Loss terms against iteration (log y) with seaborn, one panel per term.
 
     ``metrics`` is a pandas DataFrame with an ``iteration`` column (the trainer's
     ``metrics.csv``), optionally a ``hue`` column (e.g. ``variant``) to overlay runs.
+    ``ncols``: at most this many panels per row (default: all in one row).
     """
     import matplotlib.pyplot as plt
     import seaborn as sns
@@ -268,11 +270,18 @@ def plot_loss_curves(metrics, columns: Sequence[str] | None = None, title: str |
     ]
     if not cols:
         raise ValueError("metrics has no numeric loss columns to plot")
-    fig, axes = plt.subplots(1, len(cols), figsize=(3.4 * len(cols), 3.0), squeeze=False, constrained_layout=True)
-    for ax, col in zip(axes[0], cols):
+    if ncols is not None and ncols < 1:
+        raise ValueError(f"ncols must be >= 1, got {ncols}")
+    ncols = min(ncols or len(cols), len(cols))
+    nrows = -(-len(cols) // ncols)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 3.0 * nrows), squeeze=False, constrained_layout=True)
+    axes = grid.ravel()
+    for ax in axes[len(cols):]:
+        ax.set_axis_off()
+    for ax, col in zip(axes, cols):
         data = metrics[metrics[col].notna()]
         sns.lineplot(data=data, x="iteration", y=col, hue=hue, ax=ax, marker="o" if len(data) < 30 else None,
-                     legend=ax is axes[0, -1] and hue is not None)
+                     legend=ax is axes[len(cols) - 1] and hue is not None)
         if (data[col] > 0).all() and "psnr" not in col.lower():
             ax.set_yscale("log")
         ax.set_title(col, fontsize=9)
@@ -304,6 +313,67 @@ def plot_per_frame(values: Mapping[str, Sequence[float]], labels: Sequence[str] 
     ax.legend(fontsize=7, ncols=3)
     if title:
         ax.set_title(title, fontsize=10)
+    return fig
+
+
+def plot_paper_comparison(values, reference: str = "paper", title: str | None = None, ncols: int = 2):
+    """Dot plot of a published table against measured values: one panel per quantity, one line per row.
+
+    ``values`` is a long pandas DataFrame with columns ``model``, ``quantity``,
+    ``source`` and ``value`` (:func:`sofkd_lib.tables.table1_long`). The
+    ``reference`` source (the paper) is drawn as a large open black diamond, every
+    other source as a coloured dot on the same line, so each measured value sits
+    beside the paper's. Rows keep their first-seen order, top to bottom; at most
+    ``ncols`` panels per row of panels.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    need = {"model", "quantity", "source", "value"}
+    if not need <= set(values.columns):
+        raise ValueError(f"values needs columns {sorted(need)}; it has {list(values.columns)}")
+    data = values.dropna(subset=["value"])
+    if data.empty:
+        raise ValueError("values holds no numbers to plot")
+    models = list(dict.fromkeys(data["model"]))
+    quantities = list(dict.fromkeys(data["quantity"]))
+    others = [s for s in dict.fromkeys(data["source"]) if s != reference]
+    palette = dict(zip(others, sns.color_palette("colorblind", max(1, len(others)))))
+    y = {m: i for i, m in enumerate(models)}
+    ncols = max(1, min(ncols, len(quantities)))
+    nrows = -(-len(quantities) // ncols)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(3.0 * ncols + 2.0, (0.36 * len(models) + 1.0) * nrows + 0.6),
+                             sharey=True, squeeze=False, constrained_layout=True)
+    axes = grid.ravel()
+    for ax in axes[len(quantities):]:
+        ax.set_axis_off()
+    for ax, quantity in zip(axes, quantities):
+        part = data[data["quantity"] == quantity]
+        # Measured sources slightly apart vertically so that equal values do not hide each other.
+        for j, source in enumerate(others):
+            pts = part[part["source"] == source]
+            offset = 0.12 * (j - (len(others) - 1) / 2)
+            ax.scatter(pts["value"], [y[m] + offset for m in pts["model"]], s=28, color=palette[source],
+                       label=source, zorder=3)
+        ref = part[part["source"] == reference]
+        ax.scatter(ref["value"], [y[m] for m in ref["model"]], s=70, marker="D", facecolors="none",
+                   edgecolors="black", linewidths=1.4, label=reference, zorder=4)
+        ax.set_title(quantity, fontsize=10)
+        ax.grid(axis="x", alpha=0.4)
+        ax.tick_params(axis="x", labelsize=8)
+    axes[0].set_yticks(range(len(models)), models)
+    axes[0].invert_yaxis()  # shared: every panel reads top to bottom
+    for ax in axes[::ncols]:
+        ax.tick_params(axis="y", labelsize=9)
+    handles, labels = axes[0].get_legend_handles_labels()
+    for ax in axes[1:]:  # a source absent from the first panel still gets a legend entry
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize=9, frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=11)
     return fig
 
 
@@ -428,3 +498,37 @@ def to_image(fig, dpi: int = 100):
     fig.savefig(buf, format="png", dpi=dpi)
     plt.close(fig)
     return Image(buf.getvalue())
+
+
+def plot_seed_curves(curves: Mapping[int, object], column: str = "psnr", title: str | None = None,
+                     ylabel: str = "validation PSNR (dB)"):
+    """Validation curves of one model, one line per seed, in one figure.
+
+    ``curves`` maps seed → a DataFrame with an ``iteration`` column and ``column``
+    (the trainer's ``validation.csv``); a dashed line marks the mean over the seeds
+    at the iterations every seed reached.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    if not curves:
+        raise ValueError("no curves to plot (no seed recorded a validation.csv)")
+    for seed, df in curves.items():
+        missing = {"iteration", column} - set(df.columns)
+        if missing:
+            raise ValueError(f"seed {seed}: validation curve lacks column(s) {sorted(missing)}; "
+                             f"columns are {list(df.columns)}")
+    fig, ax = plt.subplots(figsize=(5.2, 3.2), constrained_layout=True)
+    palette = sns.color_palette("colorblind", len(curves))
+    for colour, (seed, df) in zip(palette, sorted(curves.items())):
+        ax.plot(df["iteration"], df[column], marker="o", ms=3, color=colour, label=f"seed {seed}")
+    common = sorted(set.intersection(*(set(df["iteration"]) for df in curves.values())))
+    if len(curves) > 1 and common:
+        mean = [np.mean([df.loc[df["iteration"] == i, column].iloc[-1] for df in curves.values()]) for i in common]
+        ax.plot(common, mean, ls="--", color="black", lw=1.2, label="mean")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig

@@ -112,3 +112,54 @@ def test_save_png_is_atomic_and_png(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["fig.png"]  # no temporary file left
     image = P.to_image(P.plot_images({"x": np.zeros((4, 4))}))
     assert image.data[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_paper_comparison_puts_each_value_on_its_row():
+    values = pd.DataFrame([
+        ("teacher", "PSNR avg (dB)", "paper", 25.6578), ("teacher", "PSNR avg (dB)", "recorded", 25.82),
+        ("student", "PSNR avg (dB)", "paper", 25.1063), ("student", "PSNR avg (dB)", "recorded", 24.59),
+        ("bicubic", "PSNR avg (dB)", "recorded", 23.76),
+        ("teacher", "SSIM avg", "paper", 0.7521), ("student", "SSIM avg", "build", None),
+    ], columns=["model", "quantity", "source", "value"])
+    fig = P.plot_paper_comparison(values, title="t")
+    axes = fig.axes
+    assert [ax.get_title() for ax in axes] == ["PSNR avg (dB)", "SSIM avg"]
+    assert [t.get_text() for t in axes[0].get_yticklabels()] == ["teacher", "student", "bicubic"]
+    recorded, paper = (c.get_offsets() for c in axes[0].collections)
+    # One measured source: no vertical offset; rows 0, 1, 2 top to bottom; the paper has no bicubic.
+    assert recorded.tolist() == [[25.82, 0.0], [24.59, 1.0], [23.76, 2.0]]
+    assert paper.tolist() == [[25.6578, 0.0], [25.1063, 1.0]]
+    assert axes[0].yaxis_inverted()
+    # The legend names both sources once although the second panel lacks "recorded".
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["recorded", "paper"]
+    with pytest.raises(ValueError, match="source"):
+        P.plot_paper_comparison(values.drop(columns="source"))
+    with pytest.raises(ValueError, match="no numbers"):
+        P.plot_paper_comparison(values.assign(value=None))
+
+
+def test_seed_curves_one_line_per_seed_and_the_mean():
+    curves = {1: pd.DataFrame({"iteration": [10, 20, 30], "psnr": [20.0, 21.0, 22.0]}),
+              0: pd.DataFrame({"iteration": [10, 20], "psnr": [19.0, 23.0]})}
+    fig = P.plot_seed_curves(curves, title="phase1")
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.lines] == ["seed 0", "seed 1", "mean"]
+    # the mean only where every seed has a value: (19 + 20) / 2 and (23 + 21) / 2
+    assert ax.lines[-1].get_xydata().tolist() == [[10.0, 19.5], [20.0, 22.0]]
+    assert ax.get_title() == "phase1"
+    one = P.plot_seed_curves({0: curves[0]})
+    assert [line.get_label() for line in one.axes[0].lines] == ["seed 0"]
+    with pytest.raises(ValueError, match=r"seed 3: validation curve lacks column\(s\) \['psnr'\]"):
+        P.plot_seed_curves({3: pd.DataFrame({"iteration": [1]})})
+    with pytest.raises(ValueError, match="no curves"):
+        P.plot_seed_curves({})
+
+
+def test_loss_curves_wrap_into_rows():
+    m = pd.DataFrame({"iteration": [1, 2], "loss": [1.0, 0.5], "loss_sr": [0.5, 0.25], "val_psnr": [20.0, 21.0]})
+    fig = P.plot_loss_curves(m, ncols=2)
+    visible = [ax.get_title() for ax in fig.axes if ax.axison]
+    assert visible == ["loss", "loss_sr", "val_psnr"] and len(fig.axes) == 4  # 2 x 2 grid, the last panel off
+    assert fig.get_size_inches().tolist() == [6.8, 6.0]
+    with pytest.raises(ValueError, match="ncols"):
+        P.plot_loss_curves(m, ncols=0)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 
 import numpy as np
 import pytest
@@ -10,10 +12,22 @@ from PIL import Image
 
 from sofkd_lib.config import VARIANTS
 from sofkd_lib.pretrained import (
-    PretrainedError, complete_runs, list_pretrained, pretrained, recorded_label, recorded_model, recorded_results,
+    PretrainedError,
+    complete_runs,
+    list_pretrained,
+    pretrained,
+    recorded_label,
+    recorded_model,
+    recorded_results,
 )
 from sofkd_lib.record import (
-    VARIANT_FILES, RecordError, RecordOptions, precision_gap, record, repeat_command, with_dependencies,
+    VARIANT_FILES,
+    RecordError,
+    RecordOptions,
+    precision_gap,
+    record,
+    repeat_command,
+    with_dependencies,
 )
 
 TINY = {"teacher_channels": 8, "student_channels": 4, "iterations": 2, "val_every": 0}
@@ -127,6 +141,15 @@ def test_cli_vid4_absent_is_recorded(tmp_path, capsys):
     assert prov["command"].startswith("python -m sofkd_lib record --run-id no-vid4")
     assert prov["repeat"] == ("python -m sofkd_lib record --run-id no-vid4 --profile smoke teacher_channels=8 "
                               "student_channels=4 iterations=2 val_every=0 --variants teacher")
+    # What the run trained on and the no-KD student's budget convention are part of the provenance.
+    assert prov["data"] == {"dataset": "embedded", "data_root": None, "degradation": "bicubic-matlab",
+                            "note": "trains on the offline embedded split, not on the paper's DAVIS-2017 train"}
+    assert prov["budget"]["student_budget"] == "two-phases"
+    assert prov["budget"]["student_budget_note"].startswith("student w/o KD trained as long as both KD phases")
+    assert prov["profile_notes"].startswith("smoke: every iteration count (and the lr step) divided by 20000; "
+                                            "iterations 2 for this run instead of its variant's budget; ")
+    assert prov["data"]["note"] in prov["profile_notes"] and prov["budget"]["student_budget_note"] in prov[
+        "profile_notes"]
     assert main([*argv, "--min-teacher-gain", "x"]) == 2
     assert "--min-teacher-gain must be a number" in capsys.readouterr().err
     assert main([*argv[:5], "lr=-1", *argv[5:]]) == 2
@@ -159,3 +182,120 @@ def test_train_only_then_record_and_config_guard(tmp_path):
     kd = [a if a != "teacher" else "phase1" for a in base]
     assert main([*kd, "--train-only"]) == 2
     assert not (work / "split" / "phase1").exists()
+
+
+def test_paper_profile_records_only_with_its_data_or_an_explicit_choice(tmp_path, capsys):
+    """record --profile paper without a training data root stops before any work, saying how to give one."""
+    from sofkd_lib.cli import main
+
+    results, work = tmp_path / "res", tmp_path / "work"
+    argv = ["record", "--run-id", "p", "--profile", "paper", *(f"{k}={v}" for k, v in TINY.items()),
+            "--variants", "teacher", "--work", str(work), "--results", str(results), "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "profile 'paper' trains on DAVIS-2017 train" in err and "--set data_root=DIR" in err
+    assert "dataset=embedded" in err and not work.exists() and not results.exists()
+    # DAVIS asked for but absent: a clear data error naming the folder (never another data set).
+    assert main([*argv, "--set", f"data_root={tmp_path / 'DAVIS'}", "--train-only"]) == 2
+    assert str(tmp_path / "DAVIS" / "JPEGImages" / "480p") in capsys.readouterr().err
+
+
+def test_entries_seeds_and_the_ablation_config():
+    from sofkd_lib.record import ENTRIES, entry, parse_seeds, variant_config
+
+    assert [e.name for e in ENTRIES] == [*VARIANTS, "student-1phase", "phase1-alpha1"]
+    assert entry("phase1-alpha1").variant == "phase1" and dict(entry("phase1-alpha1").overrides) == {"alpha": 1.0}
+    assert with_dependencies(["phase1-alpha1"]) == ("teacher", "phase1-alpha1")
+    assert with_dependencies(["phase1-alpha1", "phase1+2"]) == ("teacher", "phase1", "phase1+2", "phase1-alpha1")
+    assert parse_seeds("0,1,2") == parse_seeds("0-2") == (0, 1, 2) and parse_seeds("3, 5") == (3, 5)
+    for bad in ("1,1", "x", "-1", ""):
+        with pytest.raises(RecordError, match="--seeds"):
+            parse_seeds(bad)
+    options = RecordOptions(run_id="r", profile="smoke", overrides={"lr": 0.002}, seeds=(4, 7),
+                            variants=("phase1-alpha1",), teacher="pretrained:teacher-x4")
+    config = variant_config(options, "phase1-alpha1", 7)
+    assert (config.variant, config.alpha, config.seed, config.lr) == ("phase1", 1.0, 7, 0.002)
+    assert variant_config(options, "phase1", 4).alpha == 0.9
+    assert options.unit("phase1-alpha1", 7) == "phase1-alpha1/seed7" and options.unit("teacher") == "teacher"
+    assert options.seeds_of("teacher") == (None,) and options.seeds_of("student") == (4, 7)
+    assert repeat_command(options).endswith("--variants phase1-alpha1 --seeds 4,7 --teacher pretrained:teacher-x4")
+    with pytest.raises(RecordError, match="'seed' is set by --seeds"):
+        RecordOptions(run_id="r", profile="smoke", overrides={"seed": 1}, seeds=(0, 1))
+    with pytest.raises(RecordError, match="give one or the other"):
+        RecordOptions(run_id="r", profile="smoke", teacher="t.pt", teacher_init_official="BI_x2.pth")
+
+
+def test_cli_seeds_and_teacher_errors(tmp_path, capsys):
+    from sofkd_lib.cli import main
+
+    base = ["record", "--run-id", "r", "--profile", "smoke", "--results", str(tmp_path / "res"),
+            "--work", str(tmp_path / "work"), "--variants", "student"]
+    with pytest.raises(SystemExit) as exc:
+        main([*base, "--seeds", "1,1"])
+    assert exc.value.code == 2 and "--seeds must list distinct seeds" in capsys.readouterr().err
+    assert main([*base, "--seeds", "0,1", "--teacher", "pretrained:nope"]) == 2
+    assert "no recorded weights named 'nope'" in capsys.readouterr().err
+    assert main([*base, "--teacher", str(tmp_path / "none.pt")]) == 2
+    assert f"checkpoint not found: {tmp_path / 'none.pt'}" in capsys.readouterr().err
+    assert not (tmp_path / "work").exists() and not (tmp_path / "res").exists()
+
+
+#: A hand-made bench.gpu result: seconds per bf16 train step and per sampled batch.
+GPU_TIMINGS = {"train": {"student/bf16_channels_last": {"median_s": 0.04}, "phase1/bf16_channels_last": {"median_s": 0.02},
+                         "phase2/bf16_channels_last": {"median_s": 0.04}}, "sampler": {"median_s": 0.01}}
+
+
+def test_seeds_plan_fits_the_gpu_work():
+    from bench.seeds_plan import CHAINS, plan
+
+    assert list(CHAINS) == ["student", "student-1phase", "phase2", "phase1+2", "phase1-alpha1"]
+    # per unit of P and seed: student 2 x 0.04 + student-1phase 0.04 + phase2 0.04 + phase1+2 (0.02 + 0.04)
+    # + phase1-alpha1 0.02 = 0.24 s; 3 seeds: 0.72 s; 400 s x 0.85 / 0.72 = 472 -> 400 (hundreds)
+    p = plan(GPU_TIMINGS, 400, 3)
+    assert p["seconds_per_p"]["gpu_work"] == pytest.approx(0.72) and p["bound"] == "gpu work"
+    # the longest process alone: the two-phase student, 2 x (0.04 + 0.01) = 0.10 s per unit of P
+    assert p["seconds_per_p"]["longest_process"] == pytest.approx(0.10)
+    assert (p["phase_iterations"], p["lr_step"], p["checkpoint_every"], p["val_every"], p["processes"]) == \
+        (400, 160, 100, 80, 15)
+    # a measured concurrency gain of 1.5 divides the GPU work: 340 / 0.48 = 708 -> 700
+    assert plan({**GPU_TIMINGS, "concurrent": {"gain": 1.5}}, 400, 3)["phase_iterations"] == 700
+    # one seed of the two-phase student alone is bound by its own process: 340 / 0.10 = 3400
+    one = plan(GPU_TIMINGS, 400, 1, ["student"])
+    assert (one["phase_iterations"], one["bound"]) == (3400, "longest process")
+    with pytest.raises(ValueError, match="no phase2/bf16_channels_last"):
+        plan({"train": {k: v for k, v in GPU_TIMINGS["train"].items() if "phase2" not in k}}, 400, 3)
+    with pytest.raises(ValueError, match="unknown entries"):
+        plan(GPU_TIMINGS, 400, 3, ["phase3"])
+
+
+def test_record_seeds_script_dry_run(tmp_path):
+    import subprocess
+
+    from sofkd_lib.settings import REPO_ROOT
+
+    script = REPO_ROOT / "bench" / "record_seeds_on_gpu.sh"
+    assert subprocess.run(["bash", "-n", str(script)], check=False).returncode == 0
+    gpu = tmp_path / "gpu.json"
+    gpu.write_text(json.dumps(GPU_TIMINGS))
+    env = {**os.environ, "DRY_RUN": "1", "GPU_JSON": str(gpu), "WINDOW": "590", "RUN_ID": "seeds-test",
+           "SEEDS": "0,1", "ENTRIES": "student phase1+2 phase1-alpha1", "PYTHON": sys.executable,
+           "PYTHONPATH": str(REPO_ROOT)}
+    out = tmp_path / "out"
+    res = subprocess.run(["bash", str(script), str(out)], check=False, cwd=REPO_ROOT, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    # 2 seeds x (2 x 0.04 + 0.06 + 0.02) = 0.32 s of GPU work per unit of P; (590 - 90) s x 0.85 / 0.32 -> 1300
+    plan_env = (out / "plan.env").read_text()
+    assert 'OVERRIDES="phase_iterations=1300 lr_step=520 checkpoint_every=100 val_every=260"' in plan_env
+    assert "RUN_ID=seeds-test\nSEEDS=0,1\n" in plan_env
+    commands = [line for line in res.stdout.splitlines() if line.startswith("+ ")]
+    assert len(commands) == 6 and all("--train-only" in c and "--teacher pretrained:teacher-x4" in c
+                                      for c in commands)
+    assert "--variants phase1+2 --seeds 1 > " in commands[4] and commands[4].endswith("train_phase1-2_seed1.log")
+    assert "--variants teacher student phase1+2 phase1-alpha1 --seeds 0,1 --teacher pretrained:teacher-x4" in res.stdout
+    # a later device reuses the plan (same budgets: the runs resume), whatever the timings say now
+    env2 = {**env, "PLAN": str(out / "plan.env"), "GPU_JSON": str(tmp_path / "missing.json")}
+    res2 = subprocess.run(["bash", str(script), str(tmp_path / "out2")], check=False, cwd=REPO_ROOT, env=env2,
+                          capture_output=True, text=True, timeout=120)
+    assert res2.returncode == 0, res2.stderr
+    assert (tmp_path / "out2" / "plan.env").read_text() == plan_env
