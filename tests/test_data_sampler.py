@@ -89,3 +89,42 @@ def test_bad_configurations():
         TrainSampler(_clips(), scale=4, patch_size=4).load_state_dict(state)
     bd = TrainSampler(_clips(), scale=4, patch_size=8, degradation="bd")
     assert bd.sample(1)[0].shape == (1, 3, 1, 8, 8)
+
+
+
+@pytest.mark.parametrize("degradation", ["bicubic-matlab", "bicubic-pil"])
+def test_training_degradation_is_the_configs_choice(tmp_path, degradation):
+    """TrainConfig.degradation reaches the sampler: its LR patches are that resize of the HR frames
+    (MATLAB's imresize, or PIL's own bicubic resize), and the two choices differ."""
+    from PIL import Image
+
+    from sofkd_lib.config import make_config
+    from sofkd_lib.train import make_source
+
+    frames = _clips()[0].frames  # 6 frames of 96×128 → LR 24×32
+    (tmp_path / "clips" / "a").mkdir(parents=True)
+    for i, f in enumerate(frames):
+        Image.fromarray(f).save(tmp_path / "clips" / "a" / f"{i:03d}.png")
+    config = make_config("smoke", dataset="folder", data_root=str(tmp_path / "clips"), val_every=0, patch_size=8,
+                         degradation=degradation, augment=False)
+    source = make_source(config)
+    assert isinstance(source, TrainSampler) and source.degradation == degradation
+
+    def reference(frame):
+        if degradation == "bicubic-matlab":
+            return imresize(frame, 0.25)
+        return np.asarray(Image.fromarray(frame).resize((32, 24), Image.Resampling.BICUBIC))
+
+    # Replay the draws: clip (one), first frame, then the corner; with border 10 an 8-px patch in a
+    # 24×32 LR frame starts at row 8 and a column in 10..14.
+    rng = np.random.default_rng(config.seed)
+    lr, _ = source.sample_item()
+    rng.choice(1, p=[1.0])
+    start = int(rng.integers(0, 4))
+    y0, x0 = int(rng.integers(8, 9)), int(rng.integers(10, 15))
+    for t in range(3):
+        want = rgb_uint8_to_y01(reference(frames[start + t]))[y0 : y0 + 8, x0 : x0 + 8]
+        np.testing.assert_array_equal(lr[t], want)
+    other = "bicubic-pil" if degradation == "bicubic-matlab" else "bicubic-matlab"
+    assert not np.array_equal(lr, TrainSampler(source.clips, 4, 8, seed=config.seed, degradation=other,
+                                               augment=False).sample_item()[0])

@@ -96,8 +96,10 @@ class TrainSampler:
         margin = min(self.border, room // 2)
         return int(self._rng.integers(margin, room - margin + 1))
 
-    def sample_item(self) -> tuple[np.ndarray, np.ndarray]:
-        """One (lr (T, p, p), hr (T, s·p, s·p)) pair of float32 arrays."""
+    def draw_item(self) -> tuple[int, int, int, int, np.ndarray]:
+        """The random choices of one item, in stream order: clip, first frame, LR patch
+        origin (y0, x0) and (horizontal flip, vertical flip, transpose). Shared with
+        :class:`~sofkd_lib.data.device_sampler.DeviceSampler`, which crops the same patches."""
         ci = int(self._rng.choice(len(self.clips), p=self._clip_prob))
         clip = self.clips[ci]
         start = int(self._rng.integers(0, len(clip) - self.n_frames + 1))
@@ -105,6 +107,11 @@ class TrainSampler:
         y0, x0 = self._corner(lr_h), self._corner(lr_w)
         flips = self._rng.random(3) < 0.5 if self.augment else np.zeros(3, dtype=bool)
         self._draws += 1
+        return ci, start, y0, x0, flips
+
+    def sample_item(self) -> tuple[np.ndarray, np.ndarray]:
+        """One (lr (T, p, p), hr (T, s·p, s·p)) pair of float32 arrays."""
+        ci, start, y0, x0, flips = self.draw_item()
         p, s = self.patch_size, self.scale
         lr = np.stack([self._lr_y(ci, f)[y0 : y0 + p, x0 : x0 + p] for f in range(start, start + self.n_frames)])
         hr = np.stack([
