@@ -1,5 +1,5 @@
 # sofkd: two commands do everything on a fresh machine.
-#   make test                 install, then run the test suite (what CI runs)
+#   make test                 install, lint (ruff), then run the test suite (what CI runs)
 #   make book [PROFILE=...]   install, train every variant at PROFILE, render the book
 PYTHON ?= python3
 PROFILE ?= cpu-demo
@@ -12,7 +12,7 @@ export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH),)
 export MALLOC_MMAP_THRESHOLD_ ?= 1073741824
 export MALLOC_TRIM_THRESHOLD_ ?= 2147483648
 
-.PHONY: install test book clean
+.PHONY: install lint test book clean
 
 install: .stamp-install
 
@@ -20,7 +20,10 @@ install: .stamp-install
 	$(PIP) install -q -r requirements.txt
 	@touch $@
 
-test: install
+lint: install
+	$(PYTHON) -m ruff check .
+
+test: install lint
 	$(PYTHON) -m pytest -q
 
 # Train every variant at PROFILE with papermill (runs reused by content key), evaluate,

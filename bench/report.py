@@ -40,7 +40,8 @@ def tables(data: dict) -> str:
         opt_f = max(faults.get("optimised_tuned_allocator", [0]))
         lines.append(
             f"| {c['name']} | {c['lr_size'][0]}×{c['lr_size'][1]} | {_ms(h['reference_s'])} | {_ms(h['optimised_s'])} "
-            f"| {1 / h['optimised_s']:.2f} | **{h['speedup']:.2f}x** | {t['default_allocator']['speedup']:.2f}x / {t['tuned_allocator']['speedup']:.2f}x "
+            f"| {1 / h['optimised_s']:.2f} | **{h['speedup']:.2f}x** "
+            f"| {t['default_allocator']['speedup']:.2f}x / {t['tuned_allocator']['speedup']:.2f}x "
             f"| {c['flops'] / 1e9:.1f} | {c['achieved_gflops']:.0f} | {100 * c['fraction_of_matmul_rate']:.0f}% "
             f"| {ref_f:,} → {opt_f:,} |"
         )

@@ -7,6 +7,18 @@ from .warp import FLOW_UNIT_PX, flow_warp, model_to_pixels, pixels_to_model
 __version__ = "0.1.0"
 
 __all__ = [
-    "SOFVSR", "OFRnet", "SRnet", "FlowPyramid", "teacher", "student", "count_parameters",
-    "load_official", "pretrained", "list_pretrained", "flow_warp", "model_to_pixels", "pixels_to_model", "FLOW_UNIT_PX",
+    "FLOW_UNIT_PX",
+    "SOFVSR",
+    "FlowPyramid",
+    "OFRnet",
+    "SRnet",
+    "count_parameters",
+    "flow_warp",
+    "list_pretrained",
+    "load_official",
+    "model_to_pixels",
+    "pixels_to_model",
+    "pretrained",
+    "student",
+    "teacher",
 ]

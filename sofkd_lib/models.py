@@ -10,8 +10,9 @@ Flows are returned per level as (B, T-1, 2, h_l, w_l) in network units
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn as nn

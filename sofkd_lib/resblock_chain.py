@@ -24,12 +24,11 @@ checks values and gradients.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from .fused import conv_leaky_relu
 from .weight_order import reorder

@@ -32,11 +32,10 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from .fused import conv_leaky_relu
 from .weight_order import reorder

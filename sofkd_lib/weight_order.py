@@ -9,7 +9,7 @@ permutation of the incoming gradient.
 from __future__ import annotations
 
 import functools
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 

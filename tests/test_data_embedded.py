@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from scipy.ndimage import map_coordinates
 
-from sofkd_lib.data import load_split
 from sofkd_lib.data import embedded as emb
+from sofkd_lib.data import load_split
 
 
 @pytest.fixture(scope="module")

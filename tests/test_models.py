@@ -3,7 +3,14 @@ import pytest
 import torch
 
 from sofkd_lib.models import (
-    SOFVSR, FlowPyramid, channel_shuffle, check_lr_shape, count_parameters, motion_compensate, student, teacher,
+    SOFVSR,
+    FlowPyramid,
+    channel_shuffle,
+    check_lr_shape,
+    count_parameters,
+    motion_compensate,
+    student,
+    teacher,
 )
 from sofkd_lib.warp import flow_warp
 
