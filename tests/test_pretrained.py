@@ -114,3 +114,13 @@ def test_no_complete_run_gives_no_recorded_results(tmp_path):
     from sofkd_lib.pretrained import complete_runs, recorded_results
 
     assert complete_runs(tmp_path) == [] and recorded_results(root=tmp_path) is None
+
+
+def test_recorded_results_carry_provenance_caveats():
+    """The shipped H100 run's phase2 / phase1+2 were trained on the pre-fix Eq. 8; the results say so."""
+    from sofkd_lib.pretrained import recorded_results
+
+    rec = recorded_results("2026-11-25-h100")
+    assert set(rec["caveats"]) == {"phase2", "phase1+2"}
+    assert all("L_KD-SR" in text and "1c84602" in text for text in rec["caveats"].values())
+    assert "caveats" not in recorded_results("2026-11-25-cpu-warm")
