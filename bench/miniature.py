@@ -1,0 +1,342 @@
+"""Table 1 in miniature (issue 19): the whole CPU schedule, idempotent and resumable.
+
+    nohup setsid nice -n 19 python -m bench.miniature run >/dev/null 2>&1 &   # start or resume
+    python -m bench.miniature status                                           # where it stands
+    python -m bench.miniature record                                           # when every run is finished
+
+``run`` trains, in the folder layout of ``python -m sofkd_lib record --seeds``
+(so that ``record`` later finds every model trained and only evaluates it):
+
+    ROOT/work/RUN_ID/teacher/                 profile ``miniature``, seed 0, from scratch
+    ROOT/work/RUN_ID/<variant>/seed<k>/       student, phase1, phase2, phase1+2 for every seed k
+
+The teacher first; the students only once the teacher's validation curve has
+plateaued (:mod:`sofkd_lib.convergence`): a teacher that has not is extended one
+phase at a time (``teacher_iterations``, kept in ``ROOT/overrides.json`` with any
+``--set`` so that every later run and the record command resolve the same
+configs), up to ``--max-teacher-iterations``. Then seed by seed, every variant of
+a seed before the next seed. A finished run is skipped, an unfinished one resumed
+(``train --resume auto``), so rerunning the command after an interruption (or in
+a later session) continues where it stopped. Every step is one ``train`` process
+started from a copy of ``sofkd_lib`` taken when ``run`` starts (``ROOT/code``),
+so edits to the working tree during the hours of a run do not reach a model half
+way; the copy's git commit and a hash of its files are logged with each step.
+Every training invocation is appended to the run's ``record_wall.json`` as
+``record`` does, so its provenance keeps the wall time and hardware of each part.
+Progress goes to ``ROOT/driver.log``; one driver at a time (``ROOT/driver.lock``).
+Torch runs with ``--threads`` (1 by default) OpenMP threads: on two cores shared
+with other work one thread was faster and far steadier than two (bench README,
+"Noise").
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the driver itself reads configs from the checkout
+
+from sofkd_lib.config import make_config, parse_overrides  # noqa: E402 - after the sys.path line
+from sofkd_lib.convergence import run_plateau  # noqa: E402
+
+PROFILE = "miniature"
+RUN_ID = "2026-12-01-miniature-cpu"
+ROOT = Path(os.environ.get("SOFKD_MINIATURE_ROOT", "/work/runs/miniature"))
+SEEDS = (0, 1, 2)
+#: The students of every seed, in training order (phase1+2 needs that seed's phase1).
+STUDENTS = ("student", "phase1", "phase2", "phase1+2")
+#: Run-wide TrainConfig overrides, kept in ROOT (a teacher extended to its plateau lands here).
+OVERRIDES = "overrides.json"
+#: The teacher is extended one phase at a time until it plateaus, up to this budget.
+MAX_TEACHER_ITERATIONS = 40_000
+#: Seconds between progress lines in driver.log while a model trains.
+PROGRESS_EVERY = 900
+_CLI = "import sys; from sofkd_lib.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+class Driver:
+    def __init__(self, root: Path, run_id: str, seeds: tuple[int, ...], overrides: dict, threads: int,
+                 max_teacher: int = MAX_TEACHER_ITERATIONS):
+        self.root, self.run_id, self.seeds, self.threads = root, run_id, seeds, threads
+        self.overrides, self.max_teacher = dict(overrides), max_teacher
+        self.work = root / "work" / run_id
+        self.log_path = root / "driver.log"
+
+    # ------------------------------------------------------------------ bookkeeping
+    def log(self, text: str) -> None:
+        line = f"{_now()} [load {_load()}] {text}"
+        print(line, flush=True)
+        self.root.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("a") as fh:
+            fh.write(line + "\n")
+
+    def out(self, variant: str, seed: int | None) -> Path:
+        return self.work / (variant if seed is None else f"{variant}/seed{seed}")
+
+    def config(self, variant: str, seed: int | None):
+        extra = {} if seed is None else {"seed": seed}
+        return make_config(PROFILE, {**self.overrides, **extra}, variant=variant)
+
+    def iteration(self, variant: str, seed: int | None) -> int:
+        """Last logged iteration of a run (0 when not started)."""
+        path = self.out(variant, seed) / "metrics.csv"
+        if not path.is_file():
+            return 0
+        with path.open(newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        return int(rows[-1]["iteration"]) if rows else 0
+
+    def finished(self, variant: str, seed: int | None) -> bool:
+        out = self.out(variant, seed)
+        summary = out / "summary.json"
+        return summary.is_file() and (out / "last.pt").is_file() and \
+            json.loads(summary.read_text())["iteration"] >= self.config(variant, seed).total_iterations
+
+    def units(self) -> list[tuple[str, int | None]]:
+        return [("teacher", None)] + [(v, s) for s in self.seeds for v in STUDENTS]
+
+    # ------------------------------------------------------------------ code copy
+    def snapshot(self) -> dict:
+        """Copy the checkout's sofkd_lib to ROOT/code (kept if the new copy does not start)."""
+        code = self.root / "code"
+        fresh = self.root / "code.new"
+        shutil.rmtree(fresh, ignore_errors=True)
+        shutil.copytree(REPO / "sofkd_lib", fresh / "sofkd_lib",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        digest = hashlib.sha256()
+        for path in sorted((fresh / "sofkd_lib").rglob("*")):
+            if path.is_file():
+                digest.update(str(path.relative_to(fresh)).encode() + b"\0" + path.read_bytes())
+        git = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], check=False, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no", "--",
+                                "sofkd_lib"], check=False, capture_output=True, text=True)
+        info = {"taken": _now(), "from": str(REPO), "commit": git.stdout.strip() or None,
+                "sofkd_lib_dirty": bool(dirty.stdout.strip()), "sofkd_lib_sha256": digest.hexdigest()}
+        check = subprocess.run([sys.executable, "-c", _CLI, "train", "--profile", PROFILE, "--variant", "teacher",
+                                "--show-config"], cwd=fresh, env=self.env(fresh), check=False, capture_output=True, text=True)
+        if check.returncode != 0:
+            tail = (check.stderr or check.stdout).strip().splitlines()[-3:]
+            if (code / "SOURCE.json").is_file():
+                self.log(f"code: the checkout's sofkd_lib does not start ({' | '.join(tail)}); keeping the copy "
+                         f"of {json.loads((code / 'SOURCE.json').read_text())['taken']}")
+                shutil.rmtree(fresh, ignore_errors=True)
+                return json.loads((code / "SOURCE.json").read_text())
+            raise SystemExit(f"miniature: the checkout's sofkd_lib does not start: {' | '.join(tail)}")
+        (fresh / "SOURCE.json").write_text(json.dumps(info, indent=1) + "\n")
+        shutil.rmtree(code, ignore_errors=True)
+        fresh.rename(code)
+        self.log(f"code: sofkd_lib copied to {code} (commit {info['commit']}, working tree "
+                 f"{'edited' if info['sofkd_lib_dirty'] else 'clean'}, sha256 {info['sofkd_lib_sha256'][:12]})")
+        return info
+
+    def env(self, code: Path) -> dict:
+        env = dict(os.environ)
+        env.update(PYTHONPATH=str(code), OMP_NUM_THREADS=str(self.threads), MKL_NUM_THREADS=str(self.threads),
+                   # the copy lives outside the checkout: point it at the checkout's data and cache
+                   SOFKD_DATA=env.get("SOFKD_DATA", str((REPO.parent / "shared" / "data").resolve())),
+                   SOFKD_CACHE=env.get("SOFKD_CACHE", str(REPO / ".cache")))
+        return env
+
+    # ------------------------------------------------------------------ training
+    def train(self, variant: str, seed: int | None, code_info: dict) -> None:
+        out = self.out(variant, seed)
+        cmd = [sys.executable, "-c", _CLI, "train", "--variant", variant, "--profile", PROFILE, "--out", str(out),
+               "--resume", "auto", "--quiet"]
+        for key, value in self.overrides.items():
+            cmd += ["--set", f"{key}={value}"]
+        if seed is not None:
+            cmd += ["--set", f"seed={seed}"]
+        if variant not in ("teacher", "student"):
+            cmd += ["--teacher", str(self.out("teacher", None) / "last.pt")]
+        if variant == "phase1+2":
+            cmd += ["--init", str(self.out("phase1", seed) / "last.pt")]
+        name = variant if seed is None else f"{variant} seed {seed}"
+        total = self.config(variant, seed).total_iterations
+        self.log(f"{name}: start at iteration {self.iteration(variant, seed)} of {total}")
+        start, t0 = _now(), time.perf_counter()
+        code = self.root / "code"
+        try:
+            proc = self._run_logged(cmd, code, variant, seed, total)
+        finally:  # also when the driver is stopped (SIGTERM): the invocation stays in the provenance
+            out.mkdir(parents=True, exist_ok=True)
+            self._append_invocation(out, start, time.perf_counter() - t0, cmd, code_info)
+        if proc.returncode != 0:
+            self.log(f"{name}: train exited {proc.returncode}: {proc.stderr.strip()[-800:]}")
+            raise SystemExit(proc.returncode)
+        summary = json.loads((out / "summary.json").read_text())
+        self.log(f"{name}: {proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else 'done'} "
+                 f"(trainer {summary.get('seconds', 0):.0f} s in all)")
+
+    def _run_logged(self, cmd: list[str], code: Path, variant: str, seed: int | None,
+                    total: int) -> subprocess.CompletedProcess:
+        """Run one ``train`` process, logging its iteration and last validation every ``PROGRESS_EVERY`` s."""
+        name = variant if seed is None else f"{variant} seed {seed}"
+        with subprocess.Popen(cmd, cwd=code, env=self.env(code), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) as proc:
+            while True:
+                try:
+                    stdout, stderr = proc.communicate(timeout=PROGRESS_EVERY)
+                    break
+                except BaseException as exc:
+                    if not isinstance(exc, subprocess.TimeoutExpired):  # stopped: stop the trainer too
+                        proc.terminate()
+                        proc.wait()
+                        self.log(f"{name}: driver stopped ({type(exc).__name__}); resume with the same command")
+                        raise
+                    val = self.out(variant, seed) / "validation.csv"
+                    rows = list(csv.DictReader(val.open(newline=""))) if val.is_file() else []
+                    last = f", validation PSNR {float(rows[-1]['psnr']):.3f} dB at {rows[-1]['iteration']}" \
+                        if rows else ""
+                    self.log(f"{name}: iteration {self.iteration(variant, seed)} of {total}{last}")
+        return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
+
+    def _append_invocation(self, out: Path, start: str, wall: float, cmd: list[str], code_info: dict) -> None:
+        """The same entry ``record`` writes for each training invocation, plus the code copy it ran."""
+        path = out / "record_wall.json"
+        log = json.loads(path.read_text()) if path.is_file() else {"invocations": []}
+        try:
+            from sofkd_lib.record import hardware
+            hw = hardware()
+        except Exception as exc:  # the checkout may be mid-edit; the entry is kept anyway
+            hw = {"error": f"hardware() failed: {exc}"}
+        log["invocations"].append({"start": start, "end": _now(), "wall_seconds": round(wall, 1),
+                                   "command": "nice -n 19 python -m bench.miniature run → " + " ".join(cmd[3:]),
+                                   "hardware": hw, "code": code_info, "threads": self.threads,
+                                   "load_at_end": _load()})
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(log, indent=1) + "\n")
+        os.replace(tmp, path)
+
+    def plateau_line(self, variant: str, seed: int | None) -> str:
+        try:
+            return run_plateau(self.out(variant, seed)).describe()
+        except FileNotFoundError:
+            return "no validations yet"
+
+    def run(self, allow_unconverged_teacher: bool = False) -> int:
+        self.root.mkdir(parents=True, exist_ok=True)
+        lock = (self.root / "driver.lock").open("w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"miniature: another driver holds {self.root / 'driver.lock'}; not starting a second",
+                  file=sys.stderr)
+            return 1
+        self.log(f"driver start: run {self.run_id}, seeds {list(self.seeds)}, overrides {self.overrides}, "
+                 f"{self.threads} thread(s), pid {os.getpid()}")
+        self.save_overrides()
+        code_info = self.snapshot()
+        for variant, seed in self.units():
+            name = variant if seed is None else f"{variant} seed {seed}"
+            while True:
+                if self.finished(variant, seed):
+                    self.log(f"{name}: finished already; {self.plateau_line(variant, seed)}")
+                else:
+                    self.train(variant, seed, code_info)
+                    self.log(f"{name}: {self.plateau_line(variant, seed)}")
+                if variant != "teacher" or allow_unconverged_teacher or run_plateau(self.out(variant, seed)).plateaued:
+                    break
+                # The students wait for a trained-out teacher: extend it by one phase, up to max_teacher.
+                c = self.config("teacher", None)
+                if c.teacher_iterations + c.phase_iterations > self.max_teacher:
+                    self.log(f"teacher has not plateaued within {self.max_teacher} iterations: the students "
+                             f"wait; rerun with a larger --max-teacher-iterations")
+                    return 3
+                self.overrides["teacher_iterations"] = c.teacher_iterations + c.phase_iterations
+                self.save_overrides()
+                self.log(f"teacher has not plateaued: extended to teacher_iterations="
+                         f"{self.overrides['teacher_iterations']} (kept in {self.root / OVERRIDES}; every run and "
+                         f"the record command use it)")
+        self.log(f"driver done: every run finished; record with: {self.record_command(shell=True)}")
+        return 0
+
+    def save_overrides(self) -> None:
+        """Keep the run-wide overrides, so that every later invocation trains and records the same configs."""
+        tmp = self.root / f"{OVERRIDES}.tmp"
+        tmp.write_text(json.dumps(self.overrides, indent=1, sort_keys=True) + "\n")
+        os.replace(tmp, self.root / OVERRIDES)
+
+    # ------------------------------------------------------------------ status and record
+    def status(self) -> int:
+        for variant, seed in self.units():
+            name = variant if seed is None else f"{variant} seed {seed}"
+            total = self.config(variant, seed).total_iterations
+            state = "finished" if self.finished(variant, seed) else f"{self.iteration(variant, seed)}/{total}"
+            print(f"{name:<18} {state:<14} {self.plateau_line(variant, seed)}")
+        return 0
+
+    def record_command(self, shell: bool = False) -> list[str] | str:
+        cmd = ["python", "-m", "sofkd_lib", "record", "--run-id", self.run_id, "--profile", PROFILE,
+               "--seeds", ",".join(map(str, self.seeds)), "--work", str(self.root / "work"),
+               "--min-teacher-gain", "none", "--quiet"]
+        for key, value in self.overrides.items():
+            cmd += ["--set", f"{key}={value}"]
+        return " ".join(cmd) if shell else cmd
+
+    def record(self) -> int:
+        missing = [f"{v}{'' if s is None else f' seed {s}'}" for v, s in self.units() if not self.finished(v, s)]
+        if missing:
+            print(f"miniature: not every run is finished ({', '.join(missing)}); run `python -m bench.miniature run`",
+                  file=sys.stderr)
+            return 1
+        cmd = self.record_command()
+        self.log(f"record: {' '.join(cmd)}")
+        return subprocess.run([sys.executable, *cmd[1:]], cwd=REPO, check=False).returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.miniature", description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=("run", "status", "record"))
+    parser.add_argument("--root", type=Path, default=ROOT, help=f"checkpoints and log (default {ROOT})")
+    parser.add_argument("--run-id", default=RUN_ID, help=f"recorded run name (default {RUN_ID})")
+    parser.add_argument("--seeds", default=",".join(map(str, SEEDS)), help="students' seeds (default 0,1,2)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="TrainConfig override for every run (repeat it in every later command)")
+    parser.add_argument("--threads", type=int, default=1, help="OpenMP threads per training process (default 1)")
+    parser.add_argument("--allow-unconverged-teacher", action="store_true",
+                        help="train the students even if the teacher has not plateaued")
+    parser.add_argument("--max-teacher-iterations", type=int, default=MAX_TEACHER_ITERATIONS,
+                        help="extend a teacher that has not plateaued one phase at a time up to this budget "
+                             f"(default {MAX_TEACHER_ITERATIONS})")
+    args = parser.parse_args(argv)
+    # `kill PID` ends the driver through SystemExit, so the running trainer is stopped and logged with it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    seeds = tuple(int(s) for s in args.seeds.split(","))
+    overrides = parse_overrides(args.overrides)
+    if "seed" in overrides:
+        parser.error("seed is set per run by --seeds")
+    stored_path = args.root / OVERRIDES
+    stored = json.loads(stored_path.read_text()) if stored_path.is_file() else {}
+    clash = {k: (stored[k], v) for k, v in overrides.items() if k in stored and stored[k] != v}
+    if clash:
+        parser.error(f"--set differs from the overrides this run was trained with ({stored_path}): "
+                     + "; ".join(f"{k}: {a!r} stored, {b!r} given" for k, (a, b) in clash.items()))
+    driver = Driver(args.root, args.run_id, seeds, {**stored, **overrides}, args.threads, args.max_teacher_iterations)
+    if args.command == "run":
+        return driver.run(args.allow_unconverged_teacher)
+    if args.command == "status":
+        return driver.status()
+    return driver.record()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

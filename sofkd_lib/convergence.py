@@ -1,0 +1,83 @@
+"""When has a run converged? A plateau criterion on its validation curve.
+
+A run has *plateaued* when the last part of its validation curve no longer
+improves on what came before: the best validation PSNR over the last
+``tail_fraction`` of the validations is at most ``tolerance_db`` above the best
+of all earlier validations. A curve that drops in its tail has plateaued too
+(it stopped improving; whether it overfits is a separate question). With fewer
+than ``min_points`` validations nothing can be said, and the answer is no.
+
+Used by the miniature Table 1 (``bench/miniature.py``) to decide that a model
+was trained out before it is distilled from or recorded, and by the book to
+state the criterion beside the curves.
+"""
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Default criterion: the last third of the validations gains under 0.05 dB on the best before it.
+TAIL_FRACTION = 1 / 3
+TOLERANCE_DB = 0.05
+MIN_POINTS = 6
+
+
+@dataclass(frozen=True)
+class Plateau:
+    """The plateau test on one validation curve (see the module docstring)."""
+
+    plateaued: bool
+    n_points: int
+    n_tail: int
+    best_before: float | None  # best PSNR before the tail (None: too few points)
+    best_tail: float | None  # best PSNR in the tail
+    gain_db: float | None  # best_tail - best_before: what the tail still added
+    tolerance_db: float
+
+    def describe(self) -> str:
+        """One line: the verdict and the numbers it rests on."""
+        if self.gain_db is None:
+            return f"not enough validations to judge ({self.n_points} < {MIN_POINTS} needed)"
+        verdict = "plateaued" if self.plateaued else "still improving"
+        return (f"{verdict}: best of the last {self.n_tail} of {self.n_points} validations "
+                f"{self.best_tail:.3f} dB vs {self.best_before:.3f} dB before "
+                f"(gain {self.gain_db:+.3f} dB, tolerance {self.tolerance_db} dB)")
+
+
+def plateau(psnr: Sequence[float], tail_fraction: float = TAIL_FRACTION, tolerance_db: float = TOLERANCE_DB,
+            min_points: int = MIN_POINTS) -> Plateau:
+    """The plateau test on validation PSNRs ``psnr`` (in validation order, dB)."""
+    if not 0 < tail_fraction < 1:
+        raise ValueError(f"tail_fraction must lie in (0, 1), got {tail_fraction!r}")
+    if not (math.isfinite(tolerance_db) and tolerance_db >= 0):
+        raise ValueError(f"tolerance_db must be a number >= 0, got {tolerance_db!r}")
+    if min_points < 2:
+        raise ValueError(f"min_points must be >= 2, got {min_points!r}")
+    values = [float(v) for v in psnr]
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"validation PSNRs must be finite numbers, got {values}")
+    n = len(values)
+    if n < min_points:
+        return Plateau(False, n, 0, None, None, None, tolerance_db)
+    # At least one point on each side, whatever the fraction.
+    n_tail = min(n - 1, max(1, math.ceil(n * tail_fraction)))
+    before, tail = max(values[: n - n_tail]), max(values[n - n_tail:])
+    gain = tail - before
+    return Plateau(gain <= tolerance_db, n, n_tail, before, tail, gain, tolerance_db)
+
+
+def run_plateau(run_dir: str | os.PathLike, **kwargs: float) -> Plateau:
+    """:func:`plateau` of a training run folder's ``validation.csv`` (keyword arguments passed on)."""
+    import csv
+
+    path = Path(run_dir) / "validation.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"no validation log {path} (was the run trained with val_every > 0?)")
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if rows and "psnr" not in rows[0]:
+        raise ValueError(f"{path} has no 'psnr' column (columns: {list(rows[0])})")
+    return plateau([float(r["psnr"]) for r in rows], **kwargs)

@@ -1,0 +1,87 @@
+"""The miniature Table 1 driver (bench/miniature.py): schedule order, resume bookkeeping, record command."""
+from __future__ import annotations
+
+import json
+
+from bench.miniature import PROFILE, Driver
+
+
+def _driver(tmp_path, overrides=None):
+    return Driver(tmp_path, "mini-test", (0, 2), overrides or {}, threads=1)
+
+
+def test_schedule_teacher_first_then_seed_by_seed(tmp_path):
+    assert _driver(tmp_path).units() == [
+        ("teacher", None),
+        ("student", 0), ("phase1", 0), ("phase2", 0), ("phase1+2", 0),
+        ("student", 2), ("phase1", 2), ("phase2", 2), ("phase1+2", 2),
+    ]
+
+
+def test_folders_are_records_multi_seed_layout(tmp_path):
+    d = _driver(tmp_path)
+    assert d.out("teacher", None) == tmp_path / "work" / "mini-test" / "teacher"
+    assert d.out("phase1+2", 2) == tmp_path / "work" / "mini-test" / "phase1+2" / "seed2"
+    assert d.config("phase1", 2).seed == 2 and d.config("teacher", None).seed == 0
+    assert d.config("student", 0).profile == PROFILE == "miniature"
+
+
+def test_finished_and_iteration_read_the_run_folder(tmp_path):
+    d = _driver(tmp_path, {"phase_iterations": 30, "teacher_iterations": 60, "lr_step": 12})
+    out = d.out("phase2", 0)
+    assert d.iteration("phase2", 0) == 0 and not d.finished("phase2", 0)
+    out.mkdir(parents=True)
+    (out / "metrics.csv").write_text("iteration,loss\n10,0.5\n20,0.4\n")
+    (out / "summary.json").write_text(json.dumps({"iteration": 20}))
+    (out / "last.pt").write_bytes(b"")
+    assert d.iteration("phase2", 0) == 20 and not d.finished("phase2", 0)  # 20 of 30
+    (out / "summary.json").write_text(json.dumps({"iteration": 30}))
+    assert d.finished("phase2", 0)
+    assert not d.finished("student", 0)  # the no-KD student needs 2 x 30
+
+
+def test_record_command_repeats_the_overrides(tmp_path):
+    cmd = _driver(tmp_path, {"teacher_iterations": 30_000}).record_command(shell=True)
+    assert cmd == (f"python -m sofkd_lib record --run-id mini-test --profile miniature --seeds 0,2 "
+                   f"--work {tmp_path / 'work'} --min-teacher-gain none --quiet --set teacher_iterations=30000")
+
+
+def test_teacher_is_extended_until_it_plateaus_and_the_budget_is_kept(tmp_path, monkeypatch):
+    import bench.miniature as mini
+    from sofkd_lib.convergence import Plateau
+
+    d = Driver(tmp_path, "mini-test", (0,), {"phase_iterations": 30, "lr_step": 12, "teacher_iterations": 60},
+               threads=1, max_teacher=120)
+    trained = []
+
+    def fake_train(variant, seed, code_info):  # a finished run folder at the config's budget
+        out = d.out(variant, seed)
+        out.mkdir(parents=True, exist_ok=True)
+        total = d.config(variant, seed).total_iterations
+        (out / "summary.json").write_text(json.dumps({"iteration": total}))
+        (out / "last.pt").write_bytes(b"")
+        trained.append((variant, seed, total))
+
+    def fake_plateau(run_dir):  # the teacher plateaus from 90 iterations on
+        total = json.loads((run_dir / "summary.json").read_text())["iteration"]
+        return Plateau(total >= 90, 10, 4, 27.0, 27.0, 0.0, 0.05)
+
+    monkeypatch.setattr(d, "train", fake_train)
+    monkeypatch.setattr(d, "snapshot", dict)
+    monkeypatch.setattr(mini, "run_plateau", fake_plateau)
+    assert d.run() == 0
+    assert trained[:2] == [("teacher", None, 60), ("teacher", None, 90)]  # extended by one phase (30)
+    assert trained[2:] == [("student", 0, 60), ("phase1", 0, 30), ("phase2", 0, 30), ("phase1+2", 0, 30)]
+    assert json.loads((tmp_path / "overrides.json").read_text())["teacher_iterations"] == 90
+    assert d.config("phase1", 0).teacher_iterations == 90  # every run resolves the extended budget
+
+    # A teacher that never plateaus within the cap: the students wait (exit 3).
+    d2 = Driver(tmp_path / "b", "mini-test", (0,), {"phase_iterations": 30, "lr_step": 12, "teacher_iterations": 60},
+                threads=1, max_teacher=80)
+    trained.clear()
+    monkeypatch.setattr(d2, "train", fake_train)
+    monkeypatch.setattr(d2, "snapshot", dict)
+    monkeypatch.setattr(d2, "finished", lambda v, s: True)  # the teacher is at its budget already
+    monkeypatch.setattr(mini, "run_plateau", lambda run_dir: Plateau(False, 10, 4, 27.0, 27.5, 0.5, 0.05))
+    assert d2.run() == 3 and trained == []
+    assert "has not plateaued within 80 iterations" in (tmp_path / "b" / "driver.log").read_text()

@@ -1,0 +1,68 @@
+"""The plateau criterion on validation curves (sofkd_lib.convergence), on hand-made curves."""
+from __future__ import annotations
+
+import pytest
+
+from sofkd_lib.convergence import plateau, run_plateau
+
+
+def test_still_improving_curve_is_not_a_plateau():
+    # 6 points: tail = the last 2; best before 23.5, best in the tail 23.62 → +0.12 dB > 0.05.
+    p = plateau([20.0, 22.0, 23.0, 23.5, 23.6, 23.62])
+    assert not p.plateaued
+    assert (p.n_points, p.n_tail, p.best_before, p.best_tail) == (6, 2, 23.5, 23.62)
+    assert p.gain_db == pytest.approx(0.12)
+    assert p.describe().startswith("still improving: best of the last 2 of 6 validations 23.620 dB vs 23.500 dB")
+
+
+def test_flat_tail_is_a_plateau():
+    p = plateau([20.0, 22.0, 23.0, 23.5, 23.52, 23.54])
+    assert p.plateaued and p.gain_db == pytest.approx(0.04)
+    assert p.describe().startswith("plateaued:")
+
+
+def test_falling_tail_is_a_plateau():
+    # 7 points: tail = ceil(7/3) = 3 → before max(20, 24, 23.9, 23.8) = 24, tail max 23.7.
+    p = plateau([20.0, 24.0, 23.9, 23.8, 23.7, 23.6, 23.5])
+    assert p.plateaued and (p.n_tail, p.best_before, p.best_tail) == (3, 24.0, 23.7)
+    assert p.gain_db == pytest.approx(-0.3)
+
+
+def test_gain_equal_to_the_tolerance_counts_as_flat():
+    # 4.25 - 4.0 = 0.25 exactly in binary floating point.
+    assert plateau([1.0, 2.0, 3.0, 4.0, 4.25, 4.0], tolerance_db=0.25).plateaued
+    assert not plateau([1.0, 2.0, 3.0, 4.0, 4.25, 4.0], tolerance_db=0.125).plateaued
+
+
+def test_tail_fraction_and_too_few_points():
+    # tail_fraction 0.5 on 6 points: the tail is 3 points, the best before it 3.0.
+    p = plateau([1.0, 2.0, 3.0, 3.01, 3.02, 3.03], tail_fraction=0.5)
+    assert (p.n_tail, p.best_before, p.best_tail) == (3, 3.0, 3.03) and p.plateaued
+    few = plateau([1.0, 2.0, 3.0, 3.0, 3.0])
+    assert not few.plateaued and few.gain_db is None and few.n_points == 5
+    assert few.describe() == "not enough validations to judge (5 < 6 needed)"
+    assert plateau([1.0, 1.0], min_points=2).plateaued
+
+
+@pytest.mark.parametrize("kwargs,match", [({"tail_fraction": 1.0}, "tail_fraction"),
+                                          ({"tolerance_db": -0.1}, "tolerance_db"),
+                                          ({"min_points": 1}, "min_points")])
+def test_bad_parameters_are_named(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        plateau([1.0] * 6, **kwargs)
+
+
+def test_non_finite_psnr_is_refused():
+    with pytest.raises(ValueError, match="finite"):
+        plateau([1.0, 2.0, float("nan"), 3.0, 3.0, 3.0])
+
+
+def test_run_plateau_reads_validation_csv(tmp_path):
+    (tmp_path / "validation.csv").write_text(
+        "iteration,psnr,ssim,epe,seconds\n" + "".join(f"{250 * (i + 1)},{v},0.8,1.0,{i}\n"
+                                                      for i, v in enumerate([24.0, 26.0, 27.0, 27.2, 27.21, 27.22])))
+    p = run_plateau(tmp_path)
+    assert p.plateaued and (p.best_before, p.best_tail) == (27.2, 27.22)
+    assert not run_plateau(tmp_path, tolerance_db=0.01).plateaued
+    with pytest.raises(FileNotFoundError, match="validation.csv"):
+        run_plateau(tmp_path / "missing")
