@@ -8,16 +8,6 @@ loss dispatch and logged terms (:func:`sofkd_lib.train.variant_losses`), budgets
 (:attr:`sofkd_lib.config.TrainConfig.total_iterations`), the pipeline's and
 ``record``'s order, the table labels and the training notebook's checks all read
 these records; adding a row is one new record (and its test).
-
-=========  ==========================  =============  ====================  ========
-variant    model                       trained        frozen (from)         loss
-=========  ==========================  =============  ====================  ========
-teacher    SOF-VSR, 320 ch             everything     —                     Eq. 1
-student    SOF-VSR, 240 ch             everything     —                     Eq. 1
-phase1     teacher OFRnet + 240 SRnet  SRnet          OFRnet (teacher)      Eq. 6
-phase2     SOF-VSR, 240 ch             everything     —                     Eq. 8
-phase1+2   240 OFRnet + phase-1 SRnet  OFRnet         SRnet (phase1)        Eq. 8
-=========  ==========================  =============  ====================  ========
 """
 from __future__ import annotations
 
@@ -86,16 +76,21 @@ def _frozen(**parts: str) -> MappingProxyType[Part, str]:
 
 #: Table 1's rows, in dependency order.
 TABLE1: tuple[Variant, ...] = (
-    Variant("teacher", "Teacher (SOF-VSR, 320 ch.)", "SOF-VSR (teacher)", "teacher", "teacher",
-            ("ofrnet", "srnet"), _frozen(), "Eq. 1", "teacher_iterations"),
-    Variant("student", "Student w/o KD (240 ch.)", "Student w/o KD", "student", "student",
-            ("ofrnet", "srnet"), _frozen(), "Eq. 1", "student_iterations"),
-    Variant("phase1", "Proposed Phase 1", "Proposed Phase 1", "teacher", "student",
-            ("srnet",), _frozen(ofrnet="teacher"), "Eq. 6"),
-    Variant("phase2", "Proposed Phase 2", "Proposed Phase 2", "student", "student",
-            ("ofrnet", "srnet"), _frozen(), "Eq. 8"),
-    Variant("phase1+2", "Proposed Phase 1+2", "Proposed (Phase 1+Phase 2)", "student", "student",
-            ("ofrnet",), _frozen(srnet="phase1"), "Eq. 8"),
+    Variant("teacher", label="Teacher (SOF-VSR, 320 ch.)", paper_label="SOF-VSR (teacher)",
+            ofrnet="teacher", srnet="teacher", trains=("ofrnet", "srnet"), frozen_from=_frozen(),
+            equation="Eq. 1", budget_field="teacher_iterations"),
+    Variant("student", label="Student w/o KD (240 ch.)", paper_label="Student w/o KD",
+            ofrnet="student", srnet="student", trains=("ofrnet", "srnet"), frozen_from=_frozen(),
+            equation="Eq. 1", budget_field="student_iterations"),
+    Variant("phase1", label="Proposed Phase 1", paper_label="Proposed Phase 1",
+            ofrnet="teacher", srnet="student", trains=("srnet",), frozen_from=_frozen(ofrnet="teacher"),
+            equation="Eq. 6", budget_field="phase_iterations"),
+    Variant("phase2", label="Proposed Phase 2", paper_label="Proposed Phase 2",
+            ofrnet="student", srnet="student", trains=("ofrnet", "srnet"), frozen_from=_frozen(),
+            equation="Eq. 8", budget_field="phase_iterations"),
+    Variant("phase1+2", label="Proposed Phase 1+2", paper_label="Proposed (Phase 1+Phase 2)",
+            ofrnet="student", srnet="student", trains=("ofrnet",), frozen_from=_frozen(srnet="phase1"),
+            equation="Eq. 8", budget_field="phase_iterations"),
 )
 BY_NAME: MappingProxyType[str, Variant] = MappingProxyType({v.name: v for v in TABLE1})
 #: Names in dependency order.
