@@ -139,7 +139,8 @@ def complete_runs(root: str | os.PathLike | None = None) -> list[str]:
     return sorted(done, key=lambda r: str(runs[r].get("date", "")), reverse=True)
 
 
-def _read(path: Path) -> dict[str, Any]:
+def read_result(path: Path) -> dict[str, Any]:
+    """A recorded run's JSON file (evaluation or provenance); unreadable files raise PretrainedError naming it."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
@@ -175,12 +176,12 @@ def recorded_results(run_id: str | None = None, root: str | os.PathLike | None =
         for dataset, name in EVAL_FILES.items():
             path = folder / model / name
             if path.is_file():
-                res = _read(path)
+                res = read_result(path)
                 if "average" in res:  # {"skipped": reason} otherwise
                     out["datasets"].setdefault(dataset, {"models": {}})["models"][model] = res
         prov = folder / model / "provenance.json"
         if model != "bicubic" and prov.is_file():
-            p = _read(prov)
+            p = read_result(prov)
             gpus = {inv.get("hardware", {}).get("gpu") for inv in p.get("training_invocations", [])} - {None}
             out["budget"][model] = {**p["budget"], "training_seconds": p.get("training_seconds"),
                                     "trained_on": ", ".join(sorted(gpus)) or "CPU"}

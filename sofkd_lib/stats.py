@@ -40,7 +40,6 @@ interval.
 """
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,10 +48,10 @@ from typing import Any
 
 import numpy as np
 
+from .pretrained import EVAL_FILES, read_result
+
 #: How the spread of a mean over seeds is computed (said wherever it is shown).
 SPREAD = "sample standard deviation over seeds (n − 1 in the denominator)"
-#: Datasets a recorded model is evaluated on → its evaluation file.
-EVAL_FILES = {"vid4": "eval_vid4.json", "embedded": "eval_embedded.json"}
 DATASET_NAMES = {"vid4": "Vid4", "embedded": "the embedded test split"}
 #: The no-KD student every KD entry is compared with (as many iterations as both KD phases together).
 BASELINE = "student"
@@ -114,21 +113,14 @@ def seeded_runs(root: str | os.PathLike | None = None) -> list[str]:
     return sorted(seeded, key=lambda r: str(runs[r].get("date", "")), reverse=True)
 
 
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise StatsError(f"cannot read recorded result {path}: {exc}") from exc
-
-
 def _read_folder(folder: Path) -> tuple[dict[str, Any], dict[str, Any] | None]:
     evals = {}
     for dataset, name in EVAL_FILES.items():
         if (folder / name).is_file():
-            res = _read(folder / name)
+            res = read_result(folder / name)
             if "sequences" in res:  # {"skipped": reason} otherwise
                 evals[dataset] = res
-    prov = _read(folder / "provenance.json") if (folder / "provenance.json").is_file() else None
+    prov = read_result(folder / "provenance.json") if (folder / "provenance.json").is_file() else None
     return evals, prov
 
 
