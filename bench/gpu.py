@@ -7,13 +7,13 @@
                                              # CPU vs device sampler, compile modes, concurrent chains
     python -m bench.gpu --project FILE       # recompute the paper-profile projection of a results file, print it
 
-Train steps are the trainer's own step (:func:`sofkd_lib.train.variant_losses`, then
+Train steps are the trainer's own step (:func:`sofkd_lib.engine.train.variant_losses`, then
 backward and Adam) on batches already on the GPU, for each variant's real work:
 teacher and no-KD student (whole model), phase 1 (frozen teacher forward + student
 SRnet), phase 2 (frozen teacher OFRnet + whole student). Modes: float32, bf16
 autocast (the trainer's default on CUDA), each in channels_last (default) and, for
 bf16, NCHW; optionally ``torch.compile``. The authors'-style reference
-(:mod:`sofkd_lib.reference`: NumPy grid per warp, one ``grid_sample`` per sub-flow)
+(:mod:`bench.reference`: NumPy grid per warp, one ``grid_sample`` per sub-flow)
 is timed beside the float32 step and float32 inference.
 
 The trainer samples patches on the CPU, synchronously, between steps; that time
@@ -23,7 +23,7 @@ device-side sampler (:class:`sofkd_lib.data.device_sampler.DeviceSampler`) and,
 with ``--concurrent``, the throughput of several variants' steps run at once (one
 thread and CUDA stream each); :func:`projection` turns the timings into the
 ``paper`` profile's wall time for the sequential schedule and for the concurrent one
-of :mod:`sofkd_lib.schedule`.
+of :mod:`sofkd_lib.companion.schedule`.
 """
 from __future__ import annotations
 
@@ -41,11 +41,11 @@ from typing import Any
 
 import torch
 
-from sofkd_lib.config import make_config
-from sofkd_lib.models import SOFVSR, STUDENT_CHANNELS, TEACHER_CHANNELS
-from sofkd_lib.reference import ReferenceStep, reference_forward
-from sofkd_lib.schedule import critical_path, run_seconds
-from sofkd_lib.variants import variant_spec
+from bench.reference import ReferenceStep, reference_forward
+from sofkd_lib.archs.sofvsr_arch import SOFVSR, STUDENT_CHANNELS, TEACHER_CHANNELS
+from sofkd_lib.companion.schedule import critical_path, run_seconds
+from sofkd_lib.engine.config import make_config
+from sofkd_lib.method.variants import variant_spec
 
 from .run import write_json
 
@@ -100,7 +100,7 @@ def matmul_tflops(dtype: torch.dtype, n: int = 8192) -> float:
 
 
 def build(channels: tuple[int, int], channels_last: bool) -> SOFVSR:
-    from sofkd_lib.checkpoint import Architecture, build_model
+    from sofkd_lib.weights.checkpoint import Architecture, build_model
 
     torch.manual_seed(0)
     model = build_model(Architecture(SCALE, FRAMES, *channels)).to(DEVICE)
@@ -120,7 +120,7 @@ def train_step(variant: str, amp: bool, channels_last: bool, compile_model: bool
 
     ``compile_mode``: ``torch.compile``'s mode (None: its default) when ``compile_model``.
     """
-    from sofkd_lib.train import StudentStep, adam, variant_losses
+    from sofkd_lib.engine.train import StudentStep, adam, variant_losses
 
     model = build(VARIANT_MODELS[variant], channels_last)
     teacher = None
@@ -185,7 +185,7 @@ def peak_memory(fn: Callable[[], Any]) -> float | None:
 def sampler_seconds(batches: int = 60) -> dict[str, Any] | None:
     """Per-batch time of the trainer's CPU sampler at batch 64 (embedded split), after its cache is warm."""
     try:
-        from sofkd_lib.train import make_source
+        from sofkd_lib.engine.train import make_source
 
         source = make_source(make_config("gpu-short", {"dataset": "embedded"}))
     except Exception as exc:
@@ -208,7 +208,7 @@ def device_sampler_seconds(batches: int = 60) -> dict[str, Any] | None:
     """Per-batch time of :class:`~sofkd_lib.data.device_sampler.DeviceSampler` on this device (embedded split),
     its build time and resident bytes, and whether its first batches equal the CPU sampler's."""
     try:
-        from sofkd_lib.train import make_source
+        from sofkd_lib.engine.train import make_source
 
         config = make_config("gpu-short", {"dataset": "embedded", "sampler": "device", "device": DEVICE})
         t0 = time.perf_counter()

@@ -11,7 +11,7 @@
     ROOT/work/RUN_ID/<variant>/seed<k>/       student, phase1, phase2, phase1+2 for every seed k
 
 The teacher first; the students only once the teacher's validation curve has
-plateaued (:mod:`sofkd_lib.convergence`): a teacher that has not is extended one
+plateaued (:mod:`sofkd_lib.companion.convergence`): a teacher that has not is extended one
 phase at a time (``teacher_iterations``, kept in ``ROOT/overrides.json`` with any
 ``--set`` so that every later run and the record command resolve the same
 configs), up to ``--max-teacher-iterations``. Then seed by seed, every variant of
@@ -47,8 +47,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the driver itself reads configs from the checkout
 
-from sofkd_lib.config import make_config, parse_overrides  # noqa: E402 - after the sys.path line
-from sofkd_lib.convergence import run_plateau  # noqa: E402
+from sofkd_lib.companion.convergence import run_plateau  # noqa: E402
+from sofkd_lib.engine.config import make_config, parse_overrides  # noqa: E402 - after the sys.path line
 
 PROFILE = "miniature"
 RUN_ID = "2026-12-01-miniature-cpu"
@@ -62,7 +62,7 @@ OVERRIDES = "overrides.json"
 MAX_TEACHER_ITERATIONS = 40_000
 #: Seconds between progress lines in driver.log while a model trains.
 PROGRESS_EVERY = 900
-_CLI = "import sys; from sofkd_lib.cli import main; sys.exit(main(sys.argv[1:]))"
+_CLI = "import sys; from sofkd_lib.cli.main import main; sys.exit(main(sys.argv[1:]))"
 
 
 def _now() -> str:
@@ -214,7 +214,7 @@ class Driver:
         path = out / "record_wall.json"
         log = json.loads(path.read_text()) if path.is_file() else {"invocations": []}
         try:
-            from sofkd_lib.record import hardware
+            from sofkd_lib.companion.record import hardware
             hw = hardware()
         except Exception as exc:  # the checkout may be mid-edit; the entry is kept anyway
             hw = {"error": f"hardware() failed: {exc}"}

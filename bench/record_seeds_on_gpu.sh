@@ -28,7 +28,7 @@ if [ -n "${WHEELS:-}" ]; then
   export PYTHONPATH=/tmp/site:$PWD
 fi
 # The no-KD student's two budget conventions need TrainConfig.student_budget.
-$PY -c "import sys; from sofkd_lib.config import field_names; sys.exit(0 if 'student_budget' in field_names() else
+$PY -c "import sys; from sofkd_lib.engine.config import field_names; sys.exit(0 if 'student_budget' in field_names() else
 'TrainConfig.student_budget is missing: student-1phase cannot be trained')"
 
 if [ -n "${PLAN:-}" ]; then

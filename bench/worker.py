@@ -24,16 +24,16 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from sofkd_lib.models import SOFVSR, STUDENT_CHANNELS, TEACHER_CHANNELS
-from sofkd_lib.reference import ReferenceStep, reference_forward
-from sofkd_lib.train import StudentStep, adam, variant_losses
+from bench.reference import ReferenceStep, reference_forward
+from sofkd_lib.archs.sofvsr_arch import SOFVSR, STUDENT_CHANNELS, TEACHER_CHANNELS
+from sofkd_lib.engine.train import StudentStep, adam, variant_losses
 
 CHANNELS = {"teacher": TEACHER_CHANNELS, "student": STUDENT_CHANNELS}
 SCALE = 4
 FRAMES = 3
 SEED = 0
 #: What a train case times (recorded in the results JSON).
-TRAIN_STEP = ("the trainer's step: sofkd_lib.train.variant_losses (teacher / no-KD student, Eq. 1: "
+TRAIN_STEP = ("the trainer's step: sofkd_lib.engine.train.variant_losses (teacher / no-KD student, Eq. 1: "
               "MSE + 0.01 x L_OFR over three flow levels), backward, Adam, every loss term read back")
 
 
@@ -87,9 +87,9 @@ def runner(case: Case, model: SOFVSR, reference: bool):
 
     The train step is the trainer's own for the whole-model variant of ``case.model``
     (teacher or no-KD student: Eq. 1, L_SR + 0.01·L_OFR over the three flow levels,
-    :func:`sofkd_lib.train.variant_losses`), then backward and Adam, every loss term
+    :func:`sofkd_lib.engine.train.variant_losses`), then backward and Adam, every loss term
     read back as the trainer logs them; the reference runs the same losses on the
-    authors' execution of the forward (:class:`sofkd_lib.reference.ReferenceStep`).
+    authors' execution of the forward (:class:`bench.reference.ReferenceStep`).
     """
     lr, hr = inputs(case)
     if case.kind == "infer":
@@ -190,7 +190,7 @@ def job_onnx(case: Case, iters: int) -> dict:
     import numpy as np
     import onnxruntime as ort
 
-    from sofkd_lib.export import export_onnx
+    from sofkd_lib.inference.export import export_onnx
 
     _, model = build(case)
     lr, _ = inputs(case)

@@ -1,8 +1,8 @@
 """sofkd_lib: reproducible knowledge distillation for SOF-VSR (Lee & Park, JCSE 2023)."""
-from .models import SOFVSR, FlowPyramid, OFRnet, SRnet, count_parameters, student, teacher
-from .official import load_official
-from .pretrained import list_pretrained, pretrained
-from .warp import FLOW_UNIT_PX, flow_warp, model_to_pixels, pixels_to_model
+from sofkd_lib.archs.sofvsr_arch import SOFVSR, FlowPyramid, OFRnet, SRnet, count_parameters, student, teacher
+from sofkd_lib.archs.warp import FLOW_UNIT_PX, flow_warp, model_to_pixels, pixels_to_model
+from sofkd_lib.weights.official import load_official
+from sofkd_lib.weights.pretrained import list_pretrained, pretrained
 
 __version__ = "0.1.0"
 

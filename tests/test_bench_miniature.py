@@ -48,7 +48,7 @@ def test_record_command_repeats_the_overrides(tmp_path):
 
 def test_teacher_is_extended_until_it_plateaus_and_the_budget_is_kept(tmp_path, monkeypatch):
     import bench.miniature as mini
-    from sofkd_lib.convergence import Plateau
+    from sofkd_lib.companion.convergence import Plateau
 
     d = Driver(tmp_path, "mini-test", (0,), {"phase_iterations": 30, "lr_step": 12, "teacher_iterations": 60},
                threads=1, max_teacher=120)

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from sofkd_lib import pipeline as pl
+from sofkd_lib.companion import pipeline as pl
 
 REPO = pl.REPO_ROOT
 CHAPTERS = ("intro", "architecture", "data", "flows", "losses", "training", "results", "reproducibility",
@@ -66,7 +66,7 @@ def test_page_needing_a_missing_run_fails_the_build(tmp_path):
     (tmp_path / "book" / "index.md").write_text(
         "---\njupytext:\n  text_representation:\n    extension: .md\n    format_name: myst\n"
         "kernelspec:\n  display_name: Python 3\n  language: python\n  name: python3\n---\n\n"
-        "# Needs a run\n\n```{code-cell} ipython3\nfrom sofkd_lib import pipeline\n"
+        "# Needs a run\n\n```{code-cell} ipython3\nfrom sofkd_lib.companion import pipeline\n"
         "pipeline.require_run('teacher', 'nosuchprofile')\n```\n")
     env = dict(os.environ, PYTHONPATH=str(REPO), **{pl.RUNS_ENV: str(tmp_path / "runs")})
     proc = _run(pl.jupyter_book_command() + ["build", str(tmp_path), "--all", "-W", "-n", "--keep-going"], env,

@@ -4,8 +4,8 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from sofkd_lib import chapter as C
-from sofkd_lib.cli import main
+from sofkd_lib.cli.main import main
+from sofkd_lib.companion import chapter as C
 from sofkd_lib.settings import REPO_ROOT
 
 FRONT = ("---\njupytext:\n  text_representation:\n    extension: .md\n    format_name: myst\n"
@@ -17,10 +17,11 @@ def _outputs(nb) -> str:
                    for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
 
 
-def test_parse_value_types_like_papermill():
-    assert C.parse_value("smoke") == "smoke"
-    assert C.parse_value("3") == 3 and C.parse_value("0.5") == 0.5
-    assert C.parse_value("True") is True and C.parse_value("None") is None
+def test_parameter_value_types_like_papermill_and_json():
+    assert C.parameter_value("smoke") == "smoke"
+    assert C.parameter_value("3") == 3 and C.parameter_value("0.5") == 0.5
+    assert C.parameter_value("True") is True and C.parameter_value("None") is None
+    assert C.parameter_value('{"lr": 0.0005}') == {"lr": 0.0005} and C.parameter_value("true") is True
     assert C.parse_parameters([("profile", "smoke"), ("alpha", "0.9")]) == {"profile": "smoke", "alpha": 0.9}
 
 

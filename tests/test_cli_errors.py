@@ -1,6 +1,6 @@
 """Bad input to every command (issue 18): one line on stderr naming the culprit, exit status 2, no partial output.
 
-The table runs ``python -m sofkd_lib …`` in process (``sofkd_lib.cli.main``) on tiny
+The table runs ``python -m sofkd_lib …`` in process (``sofkd_lib.cli.main.main``) on tiny
 inputs made here: 5 frames of 32×32, x2 models of 8 channels, a 320-channel x2 file
 in the authors' layout, a recorded-runs folder holding tiny ``teacher-x4`` and
 ``phase1-x4`` weights. Where a row also passes a bad checkpoint, its message proves
@@ -21,20 +21,20 @@ import pytest
 import torch
 from PIL import Image
 
-from sofkd_lib.checkpoint import (
+from sofkd_lib.archs.sofvsr_arch import SOFVSR
+from sofkd_lib.cli.main import main
+from sofkd_lib.engine.config import make_config
+from sofkd_lib.inference.export import load_checkpoint as export_load
+from sofkd_lib.settings import REPO_ROOT
+from sofkd_lib.weights.checkpoint import (
     Architecture,
     CheckpointError,
     build_model,
     load_weights_file,
     save_atomic,
 )
-from sofkd_lib.cli import main
-from sofkd_lib.config import make_config
-from sofkd_lib.export import load_checkpoint as export_load
-from sofkd_lib.models import SOFVSR
-from sofkd_lib.official import _PREFIXES, load_official
-from sofkd_lib.pretrained import RECORDED_ENV
-from sofkd_lib.settings import REPO_ROOT
+from sofkd_lib.weights.official import _PREFIXES, load_official
+from sofkd_lib.weights.pretrained import RECORDED_ENV
 
 FRAMES, SIZE = 5, 32
 
@@ -283,8 +283,7 @@ def test_bad_input_table(case, env, tmp_path, capsys, monkeypatch):
 
 def test_weights_turning_non_finite_keep_the_last_finite_checkpoint(tmp_path, capsys, monkeypatch):
     """The loss is finite at iteration 3, the update after it is not: last.pt stays the finite iteration 2."""
-    from sofkd_lib import train as T
-
+    from sofkd_lib.engine import train as T
     real = T.make_optimizer
 
     def poisoned(model, config):
@@ -395,7 +394,7 @@ def test_export_reports_its_onnx_runtime_check_quietly(env, tmp_path, capfd, mon
     """One real export (a recorded name): the ORT check is reported, exporter noise is not; an odd
     size given to the exported graph gets a clear message instead of ONNX Runtime's broadcast error."""
     pytest.importorskip("onnxruntime")
-    from sofkd_lib.export import run_onnx
+    from sofkd_lib.inference.export import run_onnx
 
     monkeypatch.setenv(RECORDED_ENV, env["recorded"])
     onnx = tmp_path / "m.onnx"

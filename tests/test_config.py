@@ -1,9 +1,9 @@
-"""TrainConfig, profiles and typed overrides (sofkd_lib.config)."""
+"""TrainConfig, profiles and typed overrides (sofkd_lib.engine.config)."""
 from __future__ import annotations
 
 import pytest
 
-from sofkd_lib.config import (
+from sofkd_lib.engine.config import (
     PROFILES,
     ConfigError,
     TrainConfig,

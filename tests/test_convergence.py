@@ -1,9 +1,9 @@
-"""The plateau criterion on validation curves (sofkd_lib.convergence), on hand-made curves."""
+"""The plateau criterion on validation curves (sofkd_lib.companion.convergence), on hand-made curves."""
 from __future__ import annotations
 
 import pytest
 
-from sofkd_lib.convergence import plateau, run_plateau
+from sofkd_lib.companion.convergence import plateau, run_plateau
 
 
 def test_still_improving_curve_is_not_a_plateau():

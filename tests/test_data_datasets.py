@@ -166,7 +166,7 @@ def test_folder_split_is_training_data_only(tmp_path):
 
 
 def test_evaluate_names_the_set_it_scored(tmp_path, capsys):
-    from sofkd_lib.cli import main
+    from sofkd_lib.cli.main import main
 
     flat = tmp_path / "DAVIS-10"
     for scene in DAVIS10_SCENES:

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from sofkd_lib.config import ConfigError, make_config
 from sofkd_lib.data import Clip, TrainSampler, imresize
 from sofkd_lib.data.device_sampler import DeviceSampler, imresize_torch
+from sofkd_lib.engine.config import ConfigError, make_config
 
 
 def _clips() -> list[Clip]:
@@ -106,7 +106,7 @@ def test_bad_batch_size():
 
 def test_make_source_picks_the_sampler(monkeypatch):
     import sofkd_lib.data
-    from sofkd_lib.train import make_source
+    from sofkd_lib.engine.train import make_source
 
     monkeypatch.setattr(sofkd_lib.data, "load_split", lambda name, split, root=None: _clips())
     cfg = make_config("smoke", {"patch_size": 8, "device": "cpu"})
@@ -121,8 +121,7 @@ def test_make_source_picks_the_sampler(monkeypatch):
 
 
 def test_trainer_gives_the_same_run_with_either_sampler(tmp_path):
-    from sofkd_lib import train as T
-
+    from sofkd_lib.engine import train as T
     cfg = make_config("smoke", {"teacher_channels": 8, "student_channels": 4, "patch_size": 8, "batch_size": 2,
                                 "val_every": 0, "log_every": 1, "checkpoint_every": 100, "iterations": 3,
                                 "device": "cpu"}, variant="teacher")

@@ -98,8 +98,8 @@ def test_training_degradation_is_the_configs_choice(tmp_path, degradation):
     (MATLAB's imresize, or PIL's own bicubic resize), and the two choices differ."""
     from PIL import Image
 
-    from sofkd_lib.config import make_config
-    from sofkd_lib.train import make_source
+    from sofkd_lib.engine.config import make_config
+    from sofkd_lib.engine.train import make_source
 
     frames = _clips()[0].frames  # 6 frames of 96×128 → LR 24×32
     (tmp_path / "clips" / "a").mkdir(parents=True)

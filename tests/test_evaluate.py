@@ -9,13 +9,13 @@ import pytest
 import torch
 from scipy.ndimage import map_coordinates
 
-from sofkd_lib.checkpoint import CheckpointError
-from sofkd_lib.cli import main
+from sofkd_lib.archs.sofvsr_arch import SOFVSR, FlowPyramid, OFRnet, SOFVSROutput
+from sofkd_lib.archs.warp import pixels_to_model
+from sofkd_lib.cli.main import main
 from sofkd_lib.data import Clip, LayeredMotion, imresize, read_image
-from sofkd_lib.evaluate import evaluate_model, load_model, model_name
-from sofkd_lib.models import SOFVSR, FlowPyramid, OFRnet, SOFVSROutput
-from sofkd_lib.official import load_official
-from sofkd_lib.warp import pixels_to_model
+from sofkd_lib.evaluation.evaluate import evaluate_model, load_model, model_name
+from sofkd_lib.weights.checkpoint import CheckpointError
+from sofkd_lib.weights.official import load_official
 from tests.conftest import require
 
 

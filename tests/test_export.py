@@ -1,14 +1,14 @@
-"""ONNX export (sofkd_lib.export): architecture inference, checkpoint loading, ORT parity."""
+"""ONNX export (sofkd_lib.inference.export): architecture inference, checkpoint loading, ORT parity."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 
-from sofkd_lib.checkpoint import CheckpointError, architecture_from_state
-from sofkd_lib.cli import main as cli_main
-from sofkd_lib.export import export_onnx, load_checkpoint
-from sofkd_lib.models import SOFVSR
+from sofkd_lib.archs.sofvsr_arch import SOFVSR
+from sofkd_lib.cli.main import main as cli_main
+from sofkd_lib.inference.export import export_onnx, load_checkpoint
+from sofkd_lib.weights.checkpoint import CheckpointError, architecture_from_state
 from tests.conftest import require
 
 ort = pytest.importorskip("onnxruntime")

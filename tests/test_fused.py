@@ -1,11 +1,11 @@
-"""oneDNN conv + LeakyReLU (sofkd_lib.fused) equals the two ops."""
+"""oneDNN conv + LeakyReLU (sofkd_lib.ops.fused) equals the two ops."""
 from __future__ import annotations
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from sofkd_lib.fused import _fused_op_available, conv_leaky_relu
+from sofkd_lib.ops.fused import _fused_op_available, conv_leaky_relu
 
 
 @pytest.mark.parametrize("kernel,padding", [(1, 0), (3, 1)])
@@ -37,8 +37,8 @@ def test_fused_op_is_used_on_this_build():
 def test_flop_counter_counts_the_fast_path_like_the_reference():
     from torch.utils.flop_counter import FlopCounterMode
 
-    from sofkd_lib.models import SOFVSR
-    from sofkd_lib.reference import reference_forward
+    from bench.reference import reference_forward
+    from sofkd_lib.archs.sofvsr_arch import SOFVSR
 
     model = SOFVSR(4, 16).eval()
     lr = torch.rand(1, 3, 1, 6, 8)

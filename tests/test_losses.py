@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from sofkd_lib import losses as L
-from sofkd_lib.models import FlowPyramid
-from sofkd_lib.warp import flow_warp, pixels_to_model
+from sofkd_lib.archs.sofvsr_arch import FlowPyramid
+from sofkd_lib.archs.warp import flow_warp, pixels_to_model
+from sofkd_lib.method import losses as L
 
 
 def _const(shape, v):

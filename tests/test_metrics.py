@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from sofkd_lib.metrics import endpoint_error, psnr, score_frame, shave, ssim
+from sofkd_lib.evaluation.metrics import endpoint_error, psnr, score_frame, shave, ssim
 
 
 def test_psnr_hand_values():

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from sofkd_lib.models import (
+from sofkd_lib.archs.sofvsr_arch import (
     SOFVSR,
     FlowPyramid,
     channel_shuffle,
@@ -12,7 +12,7 @@ from sofkd_lib.models import (
     student,
     teacher,
 )
-from sofkd_lib.warp import flow_warp
+from sofkd_lib.archs.warp import flow_warp
 
 
 def test_parameter_counts_match_the_authors_architecture():

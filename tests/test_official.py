@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from sofkd_lib.checkpoint import CheckpointError
-from sofkd_lib.models import SOFVSR
-from sofkd_lib.official import _PREFIXES, load_official, official_key_to_ours
+from sofkd_lib.archs.sofvsr_arch import SOFVSR
 from sofkd_lib.settings import official_checkpoint, shared_path
+from sofkd_lib.weights.checkpoint import CheckpointError
+from sofkd_lib.weights.official import _PREFIXES, load_official, official_key_to_ours
 
 from .conftest import require
 

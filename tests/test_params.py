@@ -3,8 +3,8 @@ import csv
 
 import pytest
 
-from sofkd_lib.cli import main
-from sofkd_lib.params import MEBI, PAPER_TABLE2, PAPER_TABLE2_PERCENT, table2
+from sofkd_lib.cli.main import main
+from sofkd_lib.evaluation.params import MEBI, PAPER_TABLE2, PAPER_TABLE2_PERCENT, table2
 from sofkd_lib.settings import DATA_ENV, paper_folder
 
 

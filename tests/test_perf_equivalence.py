@@ -1,6 +1,6 @@
-"""The optimised models equal the authors'-style reference (sofkd_lib.reference).
+"""The optimised models equal the authors'-style reference (bench.reference).
 
-Guards the speed work in sofkd_lib.models: the one-copy channel shuffle, the
+Guards the speed work in sofkd_lib.archs.sofvsr_arch: the one-copy channel shuffle, the
 chunked ResBlock, batched warps, channels_last execution and the CPU fast path
 (ResBlock chains without shuffles, blocked sub-pixel heads, fused conv +
 LeakyReLU) must leave outputs unchanged (within 1e-5) and gradients unchanged
@@ -13,8 +13,8 @@ import copy
 import pytest
 import torch
 
-from sofkd_lib.models import SOFVSR, ResBlock, channel_shuffle, shuffled_concat
-from sofkd_lib.reference import _resblock, reference_forward
+from bench.reference import _resblock, reference_forward
+from sofkd_lib.archs.sofvsr_arch import SOFVSR, ResBlock, channel_shuffle, shuffled_concat
 
 TOL = 1e-5
 # Gradients are sums over every pixel of the batch (a bias gradient adds ~1500
@@ -128,7 +128,7 @@ def test_channels_last_keeps_state_dict_keys_and_loads_both_ways():
 
 
 def test_nhwc_shuffled_concat_gradients_are_dense_and_bitwise_equal():
-    from sofkd_lib.models import _ShuffledConcatNHWC
+    from sofkd_lib.archs.sofvsr_arch import _ShuffledConcatNHWC
 
     cl = torch.channels_last
     a0, b0 = (torch.randn(2, 6, 4, 5).contiguous(memory_format=cl) for _ in range(2))
@@ -147,7 +147,7 @@ def test_nhwc_shuffled_concat_gradients_are_dense_and_bitwise_equal():
 def test_cpu_fast_path_is_taken_and_equals_the_plain_modules(monkeypatch):
     """The CPU path (ResBlock chains without shuffles, blocked sub-pixel heads) against the
     modules run one by one, in float64 so that any difference is a bug, not rounding."""
-    import sofkd_lib.models as M
+    import sofkd_lib.archs.sofvsr_arch as M
 
     torch.manual_seed(2)
     model = SOFVSR(4, 16).double().train()
@@ -182,7 +182,7 @@ def test_cpu_fast_path_is_taken_and_equals_the_plain_modules(monkeypatch):
 
 
 def test_run_layers_refuses_a_permuted_input_off_the_fast_path():
-    from sofkd_lib.models import cpu_fast_path, run_layers
+    from sofkd_lib.archs.sofvsr_arch import cpu_fast_path, run_layers
 
     x = torch.zeros(1, 4, 2, 2, device="meta")
     assert not cpu_fast_path(x) and cpu_fast_path(torch.zeros(1, 4, 2, 2))

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sofkd_lib import pipeline as pl
-from sofkd_lib.cli import build_parser
+from sofkd_lib.cli.main import build_parser
+from sofkd_lib.cli.pipeline import notebook_parameters
+from sofkd_lib.companion import pipeline as pl
 
 
 def _fake_executor(calls: list):
@@ -66,13 +67,14 @@ def test_library_hash_ignores_docs_and_presentation_modules(tmp_path):
     lib = tmp_path / "lib"
     lib.mkdir()
     (lib / "losses.py").write_text('"""Eq. 1."""\n\ndef f(x):\n    """Doc."""\n    return x + 1  # why\n')
-    (lib / "plotting.py").write_text("def plot():\n    return 1\n")
+    (lib / "companion").mkdir()
+    (lib / "companion" / "plotting.py").write_text("def plot():\n    return 1\n")
     first = pl.library_hash(lib)
     # Docstrings, comments and blank lines of result-relevant code: same key.
     (lib / "losses.py").write_text('"""Eq. 1, reworded."""\n\n\ndef f(x):\n    """Other doc."""\n    return x + 1\n')
     assert pl.library_hash(lib) == first
     # Any edit of a presentation module: same key.
-    (lib / "plotting.py").write_text("def plot():\n    return 2\n")
+    (lib / "companion" / "plotting.py").write_text("def plot():\n    return 2\n")
     assert pl.library_hash(lib) == first
     # A change of code that runs in training or scoring: new key.
     (lib / "losses.py").write_text('"""Eq. 1."""\n\ndef f(x):\n    """Doc."""\n    return x + 2\n')
@@ -84,24 +86,21 @@ def test_library_hash_ignores_docs_and_presentation_modules(tmp_path):
     assert pl.library_hash(lib) != first
 
 
-def test_result_neutral_modules_are_not_imported_by_training_or_scoring():
-    """The modules left out of the key must not be reachable from the trainer or the evaluator."""
+def test_result_neutral_subpackages_are_not_imported_by_result_relevant_code():
+    """What the key leaves out must not be reachable from any module it covers (training, scoring)."""
     import ast
 
     lib = pl.REPO_ROOT / "sofkd_lib"
-    reached, todo = set(), ["train.py", "evaluate.py", "losses.py", "models.py"]
-    while todo:
-        rel = todo.pop()
-        if rel in reached or not (lib / rel).is_file():
-            continue
-        reached.add(rel)
-        for node in ast.walk(ast.parse((lib / rel).read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level == 1:
-                base = (node.module or "").replace(".", "/")
-                names = [base] if base else [a.name for a in node.names]
-                for name in names:
-                    todo += [f"{name}.py", f"{name}/__init__.py"]
-    assert not reached & pl.RESULT_NEUTRAL_MODULES, reached & pl.RESULT_NEUTRAL_MODULES
+    covered = [p for p in lib.rglob("*.py") if p.relative_to(lib).parts[0] not in pl.RESULT_NEUTRAL]
+    assert any(p.name == "train.py" for p in covered) and any(p.name == "losses.py" for p in covered)
+    reached = set()
+    for path in covered:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sofkd_lib."):
+                reached.add(node.module.split(".")[1])
+            elif isinstance(node, ast.ImportFrom) and node.module == "sofkd_lib":
+                reached.update(a.name for a in node.names)
+    assert not reached & pl.RESULT_NEUTRAL, reached & pl.RESULT_NEUTRAL
 
 
 def test_runs_reused_until_library_or_parameters_change(tmp_path):
@@ -215,9 +214,10 @@ def test_cli_registered_and_overrides_parsed():
     args = build_parser().parse_args(["pipeline", "--profile", "smoke", "--no-build", "--set", "iterations=3",
                                       "--set", "dataset=embedded"])
     assert args.profile == "smoke" and args.no_build
-    assert pl._parse_overrides(args.overrides) == {"iterations": 3, "dataset": "embedded"}
-    with pytest.raises(ValueError, match="NAME=VALUE"):
-        pl._parse_overrides(["iterations"])
+    assert notebook_parameters(args.overrides) == {"iterations": 3, "dataset": "embedded"}
+    assert notebook_parameters(['overrides={"lr": 5e-4}', "resume=True"]) == {"overrides": {"lr": 5e-4}, "resume": True}
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        notebook_parameters(["iterations"])
 
 
 def test_relative_keys_for_paths():

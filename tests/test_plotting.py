@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sofkd_lib import plotting as P
+from sofkd_lib.companion import plotting as P
 
 
 def _flow(u: float, v: float, h: int = 1, w: int = 1) -> np.ndarray:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sofkd_lib.prefetch import PrefetchSource
-from sofkd_lib.train import SyntheticSource
+from sofkd_lib.engine.prefetch import PrefetchSource
+from sofkd_lib.engine.train import SyntheticSource
 
 
 def _source(seed: int = 5) -> SyntheticSource:

@@ -6,9 +6,10 @@ import json
 import pytest
 import torch
 
-from sofkd_lib.checkpoint import Architecture, build_model, load_model_checkpoint, save_atomic
-from sofkd_lib.config import make_config
-from sofkd_lib.pretrained import (
+from sofkd_lib.companion.record import model_with_dtype, weights_payload
+from sofkd_lib.engine.config import make_config
+from sofkd_lib.weights.checkpoint import Architecture, build_model, load_model_checkpoint, save_atomic
+from sofkd_lib.weights.pretrained import (
     PretrainedError,
     empty_index,
     list_pretrained,
@@ -18,7 +19,6 @@ from sofkd_lib.pretrained import (
     register,
     resolve_checkpoint,
 )
-from sofkd_lib.record import model_with_dtype, weights_payload
 
 
 def tiny_checkpoint(variant: str = "teacher", seed: int = 0) -> dict:
@@ -111,14 +111,14 @@ def test_missing_weights_and_bad_index(tmp_path):
 
 
 def test_no_complete_run_gives_no_recorded_results(tmp_path):
-    from sofkd_lib.pretrained import complete_runs, recorded_results
+    from sofkd_lib.weights.pretrained import complete_runs, recorded_results
 
     assert complete_runs(tmp_path) == [] and recorded_results(root=tmp_path) is None
 
 
 def test_recorded_results_carry_provenance_caveats():
     """The shipped H100 run's phase2 / phase1+2 were trained on the pre-fix Eq. 8; the results say so."""
-    from sofkd_lib.pretrained import recorded_results
+    from sofkd_lib.weights.pretrained import recorded_results
 
     rec = recorded_results("2026-11-25-h100")
     assert set(rec["caveats"]) == {"phase2", "phase1+2"}

@@ -10,17 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from sofkd_lib.config import VARIANTS
-from sofkd_lib.pretrained import (
-    PretrainedError,
-    complete_runs,
-    list_pretrained,
-    pretrained,
-    recorded_label,
-    recorded_model,
-    recorded_results,
-)
-from sofkd_lib.record import (
+from sofkd_lib.companion.record import (
     VARIANT_FILES,
     RecordError,
     RecordOptions,
@@ -28,6 +18,16 @@ from sofkd_lib.record import (
     record,
     repeat_command,
     with_dependencies,
+)
+from sofkd_lib.engine.config import VARIANTS
+from sofkd_lib.weights.pretrained import (
+    PretrainedError,
+    complete_runs,
+    list_pretrained,
+    pretrained,
+    recorded_label,
+    recorded_model,
+    recorded_results,
 )
 
 TINY = {"teacher_channels": 8, "student_channels": 4, "iterations": 2, "val_every": 0}
@@ -127,7 +127,7 @@ def test_record_smoke_run(tmp_path, monkeypatch):
 
 
 def test_cli_vid4_absent_is_recorded(tmp_path, capsys):
-    from sofkd_lib.cli import main
+    from sofkd_lib.cli.main import main
 
     results = tmp_path / "res"
     argv = ["record", "--run-id", "no-vid4", "--profile", "smoke", *(f"{k}={v}" for k, v in TINY.items()),
@@ -158,7 +158,7 @@ def test_cli_vid4_absent_is_recorded(tmp_path, capsys):
 
 def test_train_only_then_record_and_config_guard(tmp_path):
     """Train on one machine (--train-only: nothing recorded), record on another; other overrides are refused."""
-    from sofkd_lib.cli import main
+    from sofkd_lib.cli.main import main
 
     results, work = tmp_path / "res", tmp_path / "work"
     base = ["record", "--run-id", "split", "--profile", "smoke", *(f"{k}={v}" for k, v in TINY.items()),
@@ -186,7 +186,7 @@ def test_train_only_then_record_and_config_guard(tmp_path):
 
 def test_paper_profile_records_only_with_its_data_or_an_explicit_choice(tmp_path, capsys):
     """record --profile paper without a training data root stops before any work, saying how to give one."""
-    from sofkd_lib.cli import main
+    from sofkd_lib.cli.main import main
 
     results, work = tmp_path / "res", tmp_path / "work"
     argv = ["record", "--run-id", "p", "--profile", "paper", *(f"{k}={v}" for k, v in TINY.items()),
@@ -201,7 +201,7 @@ def test_paper_profile_records_only_with_its_data_or_an_explicit_choice(tmp_path
 
 
 def test_entries_seeds_and_the_ablation_config():
-    from sofkd_lib.record import ENTRIES, entry, parse_seeds, variant_config
+    from sofkd_lib.companion.record import ENTRIES, entry, parse_seeds, variant_config
 
     assert [e.name for e in ENTRIES] == [*VARIANTS, "student-1phase", "phase1-alpha1"]
     assert entry("phase1-alpha1").variant == "phase1" and dict(entry("phase1-alpha1").overrides) == {"alpha": 1.0}
@@ -226,7 +226,7 @@ def test_entries_seeds_and_the_ablation_config():
 
 
 def test_cli_seeds_and_teacher_errors(tmp_path, capsys):
-    from sofkd_lib.cli import main
+    from sofkd_lib.cli.main import main
 
     base = ["record", "--run-id", "r", "--profile", "smoke", "--results", str(tmp_path / "res"),
             "--work", str(tmp_path / "work"), "--variants", "student"]

@@ -1,13 +1,13 @@
-"""The authors'-style reference path (sofkd_lib.reference): warp, shuffle, shapes, errors."""
+"""The authors'-style reference path (bench.reference): warp, shuffle, shapes, errors."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from sofkd_lib.models import SOFVSR
-from sofkd_lib.reference import ReferenceStep, _channel_shuffle, reference_forward, reference_warp
-from sofkd_lib.train import StudentStep, variant_losses
-from sofkd_lib.warp import FLOW_UNIT_PX, flow_warp
+from bench.reference import ReferenceStep, _channel_shuffle, reference_forward, reference_warp
+from sofkd_lib.archs.sofvsr_arch import SOFVSR
+from sofkd_lib.archs.warp import FLOW_UNIT_PX, flow_warp
+from sofkd_lib.engine.train import StudentStep, variant_losses
 
 
 def test_reference_warp_zero_flow_is_identity():

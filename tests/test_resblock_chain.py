@@ -1,11 +1,11 @@
-"""ResBlock chains without performed shuffles (sofkd_lib.resblock_chain) equal the blocks run one by one."""
+"""ResBlock chains without performed shuffles (sofkd_lib.ops.resblock_chain) equal the blocks run one by one."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from sofkd_lib.models import CascadedResBlocks
-from sofkd_lib.resblock_chain import Run, chain_plan, run_chain
+from sofkd_lib.archs.sofvsr_arch import CascadedResBlocks
+from sofkd_lib.ops.resblock_chain import Run, chain_plan, run_chain
 
 
 def test_plan_of_one_block_by_hand():

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from sofkd_lib import pipeline, record
-from sofkd_lib.config import VARIANTS
-from sofkd_lib.schedule import critical_path, needs, run_seconds, stages
+from sofkd_lib.companion import pipeline, record
+from sofkd_lib.companion.schedule import critical_path, needs, run_seconds, stages
+from sofkd_lib.engine.config import VARIANTS
 
 
 def test_one_dependency_graph():

@@ -9,8 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from sofkd_lib import stats
-from sofkd_lib.stats import (
+from sofkd_lib.companion import stats
+from sofkd_lib.companion.stats import (
     SeededRun,
     StatsError,
     fmt_mean_spread,
@@ -164,7 +164,7 @@ def test_multi_seed_smoke_run(tmp_path, monkeypatch, one_thread):
     """A teacher recorded once, then two seeds of three entries distilled from it (--teacher): layout,
     provenance, resuming, the index, and the statistics read back."""
     from sofkd_lib import data
-    from sofkd_lib.cli import main
+    from sofkd_lib.cli.main import main
     from sofkd_lib.data.datasets import read_vid4
 
     clips = _fake_clips(tmp_path / "clips")
@@ -219,7 +219,7 @@ def test_multi_seed_smoke_run(tmp_path, monkeypatch, one_thread):
     # Resumable per seed: only the seed whose results are gone is recorded again.
     (run / "phase1-alpha1" / "seed1" / "provenance.json").unlink()
     messages: list[str] = []
-    from sofkd_lib.record import RecordOptions, record
+    from sofkd_lib.companion.record import RecordOptions, record
     options = RecordOptions(run_id="s", profile="smoke", overrides={"teacher_channels": 8, "student_channels": 4,
                             "iterations": 2, "val_every": 1}, variants=("student", "phase1+2", "phase1-alpha1"),
                             seeds=(0, 1), teacher=str(teacher), work_root=work, results_root=results,

@@ -1,4 +1,4 @@
-"""The CPU sub-pixel head path (sofkd_lib.subpixel) computes what the plain layers compute."""
+"""The CPU sub-pixel head path (sofkd_lib.ops.subpixel) computes what the plain layers compute."""
 from __future__ import annotations
 
 import pytest
@@ -6,8 +6,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from sofkd_lib.models import _subpixel_upsampler
-from sofkd_lib.subpixel import _TapConv3x3, head_start, run_head, subpixel_row_order
+from sofkd_lib.archs.sofvsr_arch import _subpixel_upsampler
+from sofkd_lib.ops.subpixel import _TapConv3x3, head_start, run_head, subpixel_row_order
 
 
 def _head(in_channels: int, scale: int, cout: int, bias: bool) -> nn.Sequential:

@@ -5,9 +5,9 @@ import csv
 
 import pytest
 
-from sofkd_lib import tables as T
+from sofkd_lib.companion import tables as T
+from sofkd_lib.method.variants import TABLE1
 from sofkd_lib.settings import DATA_ENV, paper_folder
-from sofkd_lib.variants import TABLE1
 
 
 def _results():

@@ -1,4 +1,4 @@
-"""Trainers (sofkd_lib.train): freezing, loss equations, resume, errors before training, CLI.
+"""Trainers (sofkd_lib.engine.train): freezing, loss equations, resume, errors before training, CLI.
 
 Tiny networks (teacher 8, student 4 channels), 8x8 LR patches and a synthetic
 batch source keep every test to seconds on one CPU core.
@@ -12,10 +12,10 @@ import math
 import pytest
 import torch
 
-from sofkd_lib import losses as L
-from sofkd_lib import train as T
-from sofkd_lib.checkpoint import Architecture, CheckpointError, build_model, load_checkpoint, load_model_checkpoint
-from sofkd_lib.config import ConfigError, make_config
+from sofkd_lib.engine import train as T
+from sofkd_lib.engine.config import ConfigError, make_config
+from sofkd_lib.method import losses as L
+from sofkd_lib.weights.checkpoint import Architecture, CheckpointError, build_model, load_checkpoint, load_model_checkpoint
 
 TC, SC = 8, 4  # tiny teacher / student widths
 
@@ -113,7 +113,7 @@ def test_optimizer_holds_only_trainable_parts(runs, variant, trained):
 
 # --------------------------------------------------------------------------- the equations
 def _expected(variant, model, teacher, lr, hr, alpha):
-    """The paper's equations, written out again from sofkd_lib.losses' primitives."""
+    """The paper's equations, written out again from sofkd_lib.method.losses' primitives."""
     out = model.forward_with_flows(lr)  # phase 1: the model's OFRnet *is* the teacher's copy
     sof = L.sr_loss(out.sr, hr[:, 1]) + 0.01 * L.ofr_loss(lr, hr, out.flows)  # Eq. 1
     if variant in ("teacher", "student"):
@@ -350,7 +350,7 @@ def test_resolve_device():
 # --------------------------------------------------------------------------- command line
 def _cli(argv):
     """``python -m sofkd_lib train ARGV`` in process: errors go through the CLI's one error path (exit 2)."""
-    from sofkd_lib.cli import main
+    from sofkd_lib.cli.main import main
 
     return main(["train", *argv])
 

@@ -1,4 +1,4 @@
-"""Training checkpoints (sofkd_lib.checkpoint): format, atomic writes, architecture checks."""
+"""Training checkpoints (sofkd_lib.weights.checkpoint): format, atomic writes, architecture checks."""
 from __future__ import annotations
 
 import random
@@ -7,8 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from sofkd_lib import train as T
-from sofkd_lib.checkpoint import (
+from sofkd_lib.archs.sofvsr_arch import count_parameters
+from sofkd_lib.engine import train as T
+from sofkd_lib.engine.config import make_config
+from sofkd_lib.evaluation.params import table2
+from sofkd_lib.settings import official_checkpoint
+from sofkd_lib.weights.checkpoint import (
     Architecture,
     CheckpointError,
     architecture_of,
@@ -20,10 +24,6 @@ from sofkd_lib.checkpoint import (
     load_model_checkpoint,
     save_atomic,
 )
-from sofkd_lib.config import make_config
-from sofkd_lib.models import count_parameters
-from sofkd_lib.params import table2
-from sofkd_lib.settings import official_checkpoint
 
 from .conftest import require
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from sofkd_lib import train as T
-from sofkd_lib.checkpoint import load_checkpoint
-from sofkd_lib.config import make_config
+from sofkd_lib.engine import train as T
+from sofkd_lib.engine.config import make_config
+from sofkd_lib.weights.checkpoint import load_checkpoint
 
 WORLD = 2
 

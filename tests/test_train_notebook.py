@@ -7,8 +7,8 @@ import nbformat
 import papermill as pm
 import pytest
 
-from sofkd_lib.checkpoint import load_checkpoint
 from sofkd_lib.settings import REPO_ROOT
+from sofkd_lib.weights.checkpoint import load_checkpoint
 
 NOTEBOOK = REPO_ROOT / "book" / "train.ipynb"
 PARAMETERS = ("variant", "profile", "iterations", "batch_size", "device", "dataset", "data_root",

@@ -6,12 +6,12 @@ import pytest
 import torch
 from PIL import Image
 
-from sofkd_lib.cli import main
+from sofkd_lib.archs.sofvsr_arch import SOFVSR
+from sofkd_lib.cli.main import main
 from sofkd_lib.data import DataError, read_image, read_video
 from sofkd_lib.data.io import write_video
-from sofkd_lib.models import SOFVSR
-from sofkd_lib.tiling import TileConfig, tile_spans, tiled_forward
-from sofkd_lib.upscale import mirrored_windows, upscale
+from sofkd_lib.inference.tiling import TileConfig, tile_spans, tiled_forward
+from sofkd_lib.inference.upscale import mirrored_windows, upscale
 
 
 def test_tile_spans():

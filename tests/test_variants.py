@@ -1,11 +1,12 @@
-"""Table 1's rows as declared in sofkd_lib.variants, and everything that derives from them."""
+"""Table 1's rows as declared in sofkd_lib.method.variants, and everything that derives from them."""
 from __future__ import annotations
 
 import pytest
 
-from sofkd_lib import config, pipeline, record
-from sofkd_lib import train as T
-from sofkd_lib.variants import EQUATION_TERMS, NAMES, TABLE1, variant_spec
+from sofkd_lib.companion import pipeline, record
+from sofkd_lib.engine import config
+from sofkd_lib.engine import train as T
+from sofkd_lib.method.variants import EQUATION_TERMS, NAMES, TABLE1, variant_spec
 
 
 def test_the_five_rows_as_the_paper_describes_them():
@@ -63,6 +64,6 @@ def test_unknown_variant_names_the_known_ones():
 def test_labels_as_the_paper_prints_its_rows():
     assert [v.paper_label for v in TABLE1] == ["SOF-VSR (teacher)", "Student w/o KD", "Proposed Phase 1",
                                               "Proposed Phase 2", "Proposed (Phase 1+Phase 2)"]
-    from sofkd_lib.tables import TABLE1_ROWS
+    from sofkd_lib.companion.tables import TABLE1_ROWS
 
     assert list(TABLE1_ROWS) == ["bicubic", *NAMES]

@@ -4,11 +4,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sofkd_lib.checkpoint import CheckpointError
-from sofkd_lib.config import ConfigError, make_config
-from sofkd_lib.models import SOFVSR
-from sofkd_lib.official import _PREFIXES
-from sofkd_lib.train import prepare_models, warm_start_official
+from sofkd_lib.archs.sofvsr_arch import SOFVSR
+from sofkd_lib.engine.config import ConfigError, make_config
+from sofkd_lib.engine.train import prepare_models, warm_start_official
+from sofkd_lib.weights.checkpoint import CheckpointError
+from sofkd_lib.weights.official import _PREFIXES
 
 FRESH_X2_TO_X4 = ["ofrnet.upsampler.4.weight", "srnet.body.0.weight", "srnet.body.6.weight"]
 
@@ -90,7 +90,7 @@ def test_config_and_prepare_models(official_x2):
 
 
 def test_warm_start_lr_applies_only_to_a_warm_started_run(official_x2):
-    from sofkd_lib.train import make_optimizer
+    from sofkd_lib.engine.train import make_optimizer
 
     path, _ = official_x2
     model = SOFVSR(scale=4, channels=8)

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from sofkd_lib.warp import FLOW_UNIT_PX, flow_warp, model_to_pixels, pixels_to_model
+from sofkd_lib.archs.warp import FLOW_UNIT_PX, flow_warp, model_to_pixels, pixels_to_model
 
 
 def _flow(b, h, w, dx_px, dy_px):

@@ -1,10 +1,10 @@
-"""Run-time weight permutations (sofkd_lib.weight_order)."""
+"""Run-time weight permutations (sofkd_lib.ops.weight_order)."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from sofkd_lib.weight_order import reorder
+from sofkd_lib.ops.weight_order import reorder
 
 
 def test_reorder_values_and_gradient_by_hand():

@@ -1,6 +1,6 @@
 """Data: degradation, colour, frame I/O, datasets, the embedded offline split, the training sampler."""
-from .color import rgb_to_y_matlab, rgb_to_ycbcr, rgb_uint8_to_y01, ycbcr_to_rgb
-from .datasets import (
+from sofkd_lib.data.color import rgb_to_y_matlab, rgb_to_ycbcr, rgb_uint8_to_y01, ycbcr_to_rgb
+from sofkd_lib.data.datasets import (
     DAVIS10_SCENES,
     PAPER_DAVIS_SET,
     Clip,
@@ -10,9 +10,9 @@ from .datasets import (
     load_split,
     set_name,
 )
-from .io import DataError, natural_sorted, read_frames, read_image, read_video
-from .resize import DEGRADATIONS, degrade, imresize
-from .sampler import TrainSampler
+from sofkd_lib.data.io import DataError, natural_sorted, read_frames, read_image, read_video
+from sofkd_lib.data.resize import DEGRADATIONS, degrade, imresize
+from sofkd_lib.data.sampler import TrainSampler
 
 __all__ = [
     "DAVIS10_SCENES",

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..settings import DATA_ENV, shared_data_root
-from .io import (
+from sofkd_lib.data.io import (
     IMAGE_SUFFIXES,
     MIN_FRAMES,
     VIDEO_SUFFIXES,
@@ -21,6 +20,7 @@ from .io import (
     read_frames,
     read_video,
 )
+from sofkd_lib.settings import DATA_ENV, shared_data_root
 
 DATASET_KINDS = ("vid4", "davis", "folder", "video", "embedded")
 
@@ -285,7 +285,7 @@ def load_dataset(
             raise ValueError("load_dataset(kind='auto') needs a root")
         kind = detect_kind(root)
     if kind == "embedded":
-        from .embedded import load_embedded
+        from sofkd_lib.data.embedded import load_embedded
 
         cache = None if root is None or str(root) == "embedded" else root  # a root here is a cache folder
         return [c.head(max_frames) for c in load_embedded(split, cache=cache)]
@@ -317,7 +317,7 @@ def load_split(name: str = "embedded", split: str = "train", root: str | os.Path
     absent raises :class:`DataError`; none stands in for another.
     """
     if name == "embedded":
-        from .embedded import load_embedded
+        from sofkd_lib.data.embedded import load_embedded
 
         return load_embedded(split, cache=root)
     if name == "vid4":

@@ -21,10 +21,10 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .color import _OFFSET, _RGB_TO_YCBCR
-from .datasets import Clip
-from .resize import _weight_matrix, degrade
-from .sampler import TrainSampler
+from sofkd_lib.data.color import _OFFSET, _RGB_TO_YCBCR
+from sofkd_lib.data.datasets import Clip
+from sofkd_lib.data.resize import _weight_matrix, degrade
+from sofkd_lib.data.sampler import TrainSampler
 
 #: Frames degraded per call at construction (bounds the float64 intermediate).
 _DEGRADE_CHUNK = 16

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..settings import cache_dir
-from .datasets import Clip, LayeredMotion
-from .io import DataError, atomic_write_bytes, read_video
-from .resize import imresize
+from sofkd_lib.data.datasets import Clip, LayeredMotion
+from sofkd_lib.data.io import DataError, atomic_write_bytes, read_video
+from sofkd_lib.data.resize import imresize
+from sofkd_lib.settings import cache_dir
 
 #: Bump when generation changes: the cache folder name carries it.
 EMBEDDED_VERSION = 1

@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .color import rgb_uint8_to_y01
-from .datasets import Clip
-from .resize import DEGRADATIONS, degrade
+from sofkd_lib.data.color import rgb_uint8_to_y01
+from sofkd_lib.data.datasets import Clip
+from sofkd_lib.data.resize import DEGRADATIONS, degrade
 
 
 class TrainSampler:

@@ -1,0 +1,1 @@
+"""``python -m sofkd_lib COMMAND``: the entry point and one module per command."""

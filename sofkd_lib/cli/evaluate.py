@@ -1,0 +1,51 @@
+"""``python -m sofkd_lib evaluate``: its arguments and its run (the work is in :mod:`sofkd_lib.evaluation.evaluate`)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sofkd_lib.cli.argtypes import positive_int
+from sofkd_lib.data.io import check_writable
+from sofkd_lib.evaluation.evaluate import BICUBIC, evaluate_model, format_results, load_model, model_name, write_json
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", default="embedded",
+                        help="dataset folder or video file, or 'embedded' (default; offline)")
+    parser.add_argument("--kind", default="auto", choices=("auto", "vid4", "davis", "folder", "video", "embedded"),
+                        help="dataset layout (default: detected)")
+    parser.add_argument("--split", default="test", help="split for embedded/DAVIS data: train, test; DAVIS also "
+                        "val, test-dev (= test, the paper's), davis-10 (default: test)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", required=True,
+                        help="checkpoint file, 'pretrained:NAME' (e.g. pretrained:teacher-x4), or 'bicubic'")
+    parser.add_argument("--official", action="store_true", help="the checkpoint is the SOF-VSR authors' release")
+    parser.add_argument("--scale", type=int, choices=(2, 3, 4), default=None,
+                        help="upscaling factor (default: from the checkpoint; 4 for bicubic)")
+    add_data_arguments(parser)
+    parser.add_argument("--output", "-o", default=None, help="write the results JSON here")
+    parser.add_argument("--max-frames", type=positive_int, default=None,
+                        help="use only the first N frames of each sequence (N >= 1)")
+    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Errors reach :func:`sofkd_lib.cli.main.main`, the one place that reports them."""
+    from sofkd_lib.data.datasets import load_dataset, set_name
+
+    if args.output:  # before any work: a bad location must not cost the evaluation
+        check_writable(args.output, what="--output")
+    model, scale = load_model(args.checkpoint, args.scale, args.official, args.device)
+    clips = load_dataset(args.kind, args.data, split=args.split, max_frames=args.max_frames)
+    name = BICUBIC if model == BICUBIC else f"{Path(args.checkpoint).name} ({model_name(model)})"
+    res = evaluate_model(model, clips, scale, device=args.device, progress=not args.no_progress, name=name)
+    res["checkpoint"] = str(args.checkpoint)
+    res["data"], res["dataset"] = str(args.data), set_name(args.kind, args.split, args.data)
+    print(format_results(res))
+    if args.output:
+        write_json(args.output, res)
+        print(f"wrote {args.output}")
+    return 0

@@ -1,0 +1,1 @@
+"""The book and recorded-run companion: pipeline, record, tables, figures, statistics."""

@@ -1,0 +1,1 @@
+"""The authors' evaluation protocol (PSNR/SSIM/EPE) and Table 2's parameter counts."""

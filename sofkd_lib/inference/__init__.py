@@ -1,0 +1,1 @@
+"""Using a trained model: tiled upscaling of frames or videos, ONNX export."""

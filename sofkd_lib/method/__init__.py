@@ -1,0 +1,1 @@
+"""The paper's method: Table 1's variants declared as data, and one function per loss equation."""

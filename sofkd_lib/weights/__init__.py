@@ -1,0 +1,1 @@
+"""Checkpoints: the one loader, the authors' released weights, recorded pretrained weights."""
