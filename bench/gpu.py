@@ -30,8 +30,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -44,10 +42,11 @@ import torch
 from bench.reference import ReferenceStep, reference_forward
 from sofkd_lib.archs.sofvsr_arch import SOFVSR, STUDENT_CHANNELS, TEACHER_CHANNELS
 from sofkd_lib.companion.schedule import critical_path, run_seconds
+from sofkd_lib.data.io import write_json_atomic
 from sofkd_lib.engine.config import make_config
+from sofkd_lib.engine.runtime import hardware
 from sofkd_lib.method.variants import variant_spec
-
-from .run import write_json
+from sofkd_lib.ops.cpu_execution import use_fast_execution
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "results" / "bench" / "gpu.json"
@@ -58,14 +57,6 @@ SIZES = {"vid4": (144, 176), "davis480p": (120, 214)}  # LR sizes, as bench.run
 #: (OFRnet, SRnet) widths of each timed variant, from its declaration (phase1+2 costs a phase-2 step).
 VARIANT_MODELS = {v: variant_spec(v).widths(TEACHER_CHANNELS, STUDENT_CHANNELS)
                   for v in ("teacher", "student", "phase1", "phase2")}
-
-
-def device_info() -> dict[str, Any]:
-    p = torch.cuda.get_device_properties(0)
-    return {"gpu": p.name, "multiprocessors": p.multi_processor_count, "memory_gib": round(p.total_memory / 2**30, 1),
-            "capability": f"{p.major}.{p.minor}", "torch": torch.__version__, "cuda": torch.version.cuda,
-            "cudnn": torch.backends.cudnn.version(), "python": platform.python_version(),
-            "cpu_count": os.cpu_count()}
 
 
 def sync() -> None:
@@ -103,7 +94,7 @@ def build(channels: tuple[int, int], channels_last: bool) -> SOFVSR:
     from sofkd_lib.weights.checkpoint import Architecture, build_model
 
     torch.manual_seed(0)
-    model = build_model(Architecture(SCALE, FRAMES, *channels)).to(DEVICE)
+    model = use_fast_execution(build_model(Architecture(SCALE, FRAMES, *channels))).to(DEVICE)
     return model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
 
 
@@ -120,7 +111,8 @@ def train_step(variant: str, amp: bool, channels_last: bool, compile_model: bool
 
     ``compile_mode``: ``torch.compile``'s mode (None: its default) when ``compile_model``.
     """
-    from sofkd_lib.engine.train import StudentStep, adam, variant_losses
+    from sofkd_lib.engine.train import adam
+    from sofkd_lib.method.distill import StudentStep, variant_losses
 
     model = build(VARIANT_MODELS[variant], channels_last)
     teacher = None
@@ -185,7 +177,7 @@ def peak_memory(fn: Callable[[], Any]) -> float | None:
 def sampler_seconds(batches: int = 60) -> dict[str, Any] | None:
     """Per-batch time of the trainer's CPU sampler at batch 64 (embedded split), after its cache is warm."""
     try:
-        from sofkd_lib.engine.train import make_source
+        from sofkd_lib.engine.sources import make_source
 
         source = make_source(make_config("gpu-short", {"dataset": "embedded"}))
     except Exception as exc:
@@ -208,7 +200,7 @@ def device_sampler_seconds(batches: int = 60) -> dict[str, Any] | None:
     """Per-batch time of :class:`~sofkd_lib.data.device_sampler.DeviceSampler` on this device (embedded split),
     its build time and resident bytes, and whether its first batches equal the CPU sampler's."""
     try:
-        from sofkd_lib.engine.train import make_source
+        from sofkd_lib.engine.sources import make_source
 
         config = make_config("gpu-short", {"dataset": "embedded", "sampler": "device", "device": DEVICE})
         t0 = time.perf_counter()
@@ -488,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
     cases = plan_cases(a.moves, a.compile_only, a.no_compile, a.compile_modes, a.compile_variants, a.concurrent)
     started = time.perf_counter()
     torch.backends.cudnn.benchmark = True
-    data: dict[str, Any] = {"kind": "gpu", "machine": device_info() if DEVICE == "cuda" else {"gpu": None},
+    data: dict[str, Any] = {"kind": "gpu", "machine": hardware(),
                             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                             "settings": {"batch": BATCH, "patch": PATCH, "scale": SCALE, "frames": FRAMES,
                                          "iters": a.iters, "cudnn_benchmark": True},
@@ -509,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
             data["errors"][f"{section}/{key}"] = f"{type(exc).__name__}: {exc}"
         if DEVICE == "cuda":
             torch.cuda.empty_cache()
-        write_json(data, a.out)
+        write_json_atomic(a.out, data)
 
     torch.backends.cuda.matmul.allow_tf32 = False  # float32 means float32 here (and in the models)
     for dtype in (torch.float32, torch.bfloat16):
@@ -553,10 +545,10 @@ def main(argv: list[str] | None = None) -> int:
             # Not budgeted: the projection needs the sampler's time.
             data["sampler" if key == "cpu" else "device_sampler"] = (
                 sampler_seconds() if key == "cpu" else device_sampler_seconds())
-            write_json(data, a.out)
+            write_json_atomic(a.out, data)
         elif section == "projection":
             data["projection_paper_profile"] = projection(data["train"], data.get("sampler"), data)
-            write_json(data, a.out)
+            write_json_atomic(a.out, data)
         elif section == "concurrent":
             variants = list(_csv(key))
             alone = {v: (data["train"].get(f"{v}/bf16_channels_last") or {}).get("median_s") for v in variants}
@@ -580,7 +572,7 @@ def main(argv: list[str] | None = None) -> int:
             amp, ref, frames = infer_modes[mode]
             attempt("inference", key, infer_case(model_name, SIZES[size_name], amp, ref, frames))
     data["wall_s"] = time.perf_counter() - started
-    write_json(data, a.out)
+    write_json_atomic(a.out, data)
     print(f"[bench.gpu] wrote {a.out} in {data['wall_s']:.0f} s", flush=True)
     return 0
 

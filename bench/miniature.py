@@ -48,6 +48,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the driver itself reads configs from the checkout
 
 from sofkd_lib.companion.convergence import run_plateau  # noqa: E402
+from sofkd_lib.data.io import write_json_atomic  # noqa: E402
 from sofkd_lib.engine.config import make_config, parse_overrides  # noqa: E402 - after the sys.path line
 
 PROFILE = "miniature"
@@ -214,7 +215,7 @@ class Driver:
         path = out / "record_wall.json"
         log = json.loads(path.read_text()) if path.is_file() else {"invocations": []}
         try:
-            from sofkd_lib.companion.record import hardware
+            from sofkd_lib.engine.runtime import hardware
             hw = hardware()
         except Exception as exc:  # the checkout may be mid-edit; the entry is kept anyway
             hw = {"error": f"hardware() failed: {exc}"}
@@ -222,9 +223,7 @@ class Driver:
                                    "command": "nice -n 19 python -m bench.miniature run → " + " ".join(cmd[3:]),
                                    "hardware": hw, "code": code_info, "threads": self.threads,
                                    "load_at_end": _load()})
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(log, indent=1) + "\n")
-        os.replace(tmp, path)
+        write_json_atomic(path, log)
 
     def plateau_line(self, variant: str, seed: int | None) -> str:
         try:
@@ -271,9 +270,7 @@ class Driver:
 
     def save_overrides(self) -> None:
         """Keep the run-wide overrides, so that every later invocation trains and records the same configs."""
-        tmp = self.root / f"{OVERRIDES}.tmp"
-        tmp.write_text(json.dumps(self.overrides, indent=1, sort_keys=True) + "\n")
-        os.replace(tmp, self.root / OVERRIDES)
+        write_json_atomic(self.root / OVERRIDES, dict(sorted(self.overrides.items())))
 
     # ------------------------------------------------------------------ status and record
     def status(self) -> int:

@@ -13,7 +13,8 @@ does:
 * the level-1 input concatenates a freshly allocated zero flow.
 
 It is the baseline of the benchmarks (``bench/``) and the ground truth of the
-equality tests guarding the optimised :mod:`sofkd_lib.archs.sofvsr_arch`. It is written with
+equality tests guarding the plain network (:mod:`sofkd_lib.archs.sofvsr_arch`) and its
+fast execution (:mod:`sofkd_lib.ops.cpu_execution`). It is written with
 functional calls so that later changes to the modules' ``forward`` cannot leak in.
 Gradients flow to the model's parameters, so it can also be trained.
 """

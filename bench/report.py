@@ -19,7 +19,7 @@ def tables(data: dict) -> str:
     m = data["machine"]
     threads = data["settings"].get("threads") or m["torch_threads"]
     lines = [
-        f"Machine: {m['cpu_model']}, {m['logical_cpus']} logical CPUs, torch {m['torch']}, "
+        f"Machine: {m['cpu_model']}, {m.get('cpu_count', m.get('logical_cpus'))} logical CPUs, torch {m['torch']}, "
         f"{threads} thread(s) per run, ONNX Runtime {m['onnxruntime']}; load average at start "
         f"{data['load_average_start'][0]:.1f}, at end {data.get('load_average_end', [float('nan')])[0]:.1f} "
         "(the benchmark's own workers count at the end). fp32 matmul rate "

@@ -18,15 +18,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import torch
+
+from sofkd_lib.data.io import write_json_atomic
+from sofkd_lib.engine.runtime import hardware
 
 from .worker import TRAIN_STEP, Case, job_flops, matmul_gflops
 
@@ -48,33 +49,6 @@ def cases(quick: bool) -> list[Case]:
     out = [Case("train", m, b, 32, 32) for m in ("teacher", "student") for b in ((4,) if quick else (4, 16))]
     out += [Case("infer", m, 1, *size) for m in ("teacher", "student") for size in (VID4_LR, DAVIS_LR)]
     return out
-
-
-def machine() -> dict:
-    """The machine and software the numbers belong to."""
-    model = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), model)
-    except OSError:
-        pass
-    try:
-        import onnxruntime
-
-        ort_version = onnxruntime.__version__
-    except ImportError:
-        ort_version = None
-    return {
-        "cpu_model": model,
-        "logical_cpus": os.cpu_count(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "mkldnn": torch.backends.mkldnn.is_available(),
-        "onnxruntime": ort_version,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "libc": " ".join(platform.libc_ver()),
-    }
 
 
 #: Threads per worker (None: torch's default, one per core); set by --threads.
@@ -146,9 +120,9 @@ def refresh_memory(path: Path, threads: int | None) -> int:
         case = Case(entry["kind"], entry["model"], entry["batch"], *entry["lr_size"])
         print(f"[bench] memory {case.name}", flush=True)
         entry["memory"] = memory_case(case)
-        write_json(data, path)
+        write_json_atomic(path, data)
     data["settings"]["memory_threads"] = threads
-    write_json(data, path)
+    write_json_atomic(path, data)
     return 0
 
 
@@ -168,18 +142,9 @@ def refresh_flops(path: Path) -> int:
     data = json.loads(path.read_text())
     for entry in data["cases"]:
         add_flops(entry, Case(entry["kind"], entry["model"], entry["batch"], *entry["lr_size"]))
-    write_json(data, path)
+    write_json_atomic(path, data)
     print(f"[bench] FLOPs re-counted in {path}")
     return 0
-
-
-def write_json(data: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -208,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         return refresh_flops(a.out)
     started = time.time()
     data = {
-        "machine": machine(),
+        "machine": hardware(),
         "load_average_start": os.getloadavg(),
         "settings": {"iters": a.iters, "rounds": rounds, "tuned_malloc_env": TUNED_MALLOC_ENV, "threads": a.threads,
                      "train_step": TRAIN_STEP,
@@ -231,14 +196,14 @@ def main(argv: list[str] | None = None) -> int:
         if case.kind == "infer" and not (a.quick or a.no_onnx):
             entry["onnx"] = worker(["onnx", *case_args(case), "--iters", str(a.iters)], True)
         data["cases"].append(entry)
-        write_json(data, a.out)  # partial results survive an interruption
+        write_json_atomic(a.out, data)  # partial results survive an interruption
         h = entry["timing"]["headline"]
         print(f"[bench]   reference {h['reference_s']:.3f} s, optimised {h['optimised_s']:.3f} s, "
               f"speedup {h['speedup']:.2f}x", flush=True)
     data["matmul_gflops_end"] = matmul_gflops()
     data["load_average_end"] = os.getloadavg()
     data["wall_s"] = time.time() - started
-    write_json(data, a.out)
+    write_json_atomic(a.out, data)
     print(f"[bench] wrote {a.out}")
     return 0
 

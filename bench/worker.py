@@ -26,7 +26,9 @@ import torch
 
 from bench.reference import ReferenceStep, reference_forward
 from sofkd_lib.archs.sofvsr_arch import SOFVSR, STUDENT_CHANNELS, TEACHER_CHANNELS
-from sofkd_lib.engine.train import StudentStep, adam, variant_losses
+from sofkd_lib.engine.train import adam
+from sofkd_lib.method.distill import StudentStep, variant_losses
+from sofkd_lib.ops.cpu_execution import use_fast_execution
 
 CHANNELS = {"teacher": TEACHER_CHANNELS, "student": STUDENT_CHANNELS}
 SCALE = 4
@@ -70,6 +72,7 @@ def build(case: Case) -> tuple[SOFVSR, SOFVSR]:
     torch.manual_seed(SEED)
     opt = SOFVSR(SCALE, CHANNELS[case.model])  # channels_last by default
     ref = copy.deepcopy(opt).to(memory_format=torch.contiguous_format)
+    use_fast_execution(opt)  # after the copy: the reference stays plain (it runs functionally anyway)
     mode = case.kind == "train"
     return ref.train(mode), opt.train(mode)
 

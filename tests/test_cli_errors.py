@@ -24,12 +24,12 @@ from PIL import Image
 from sofkd_lib.archs.sofvsr_arch import SOFVSR
 from sofkd_lib.cli.main import main
 from sofkd_lib.engine.config import make_config
-from sofkd_lib.inference.export import load_checkpoint as export_load
 from sofkd_lib.settings import REPO_ROOT
 from sofkd_lib.weights.checkpoint import (
     Architecture,
     CheckpointError,
     build_model,
+    load_model,
     load_weights_file,
     save_atomic,
 )
@@ -375,9 +375,9 @@ def test_code_in_pickle_is_refused_by_the_loader(env, capsys):
 
 def test_export_accepts_recorded_names_and_infers_the_official_scale(env, monkeypatch):
     monkeypatch.setenv(RECORDED_ENV, env["recorded"])
-    teacher = export_load("pretrained:teacher-x4")
+    teacher = load_model("pretrained:teacher-x4")
     assert teacher.config.scale == 4 and teacher.config.channels == 8
-    assert export_load(env["BI_x2"], official=True).config.scale == 2  # no --scale: the file's x2
+    assert load_model(env["BI_x2"], official=True).config.scale == 2  # no --scale: the file's x2
 
 
 def test_authors_weights_load_weights_only(shared_data):

@@ -106,7 +106,7 @@ def test_bad_batch_size():
 
 def test_make_source_picks_the_sampler(monkeypatch):
     import sofkd_lib.data
-    from sofkd_lib.engine.train import make_source
+    from sofkd_lib.engine.sources import make_source
 
     monkeypatch.setattr(sofkd_lib.data, "load_split", lambda name, split, root=None: _clips())
     cfg = make_config("smoke", {"patch_size": 8, "device": "cpu"})

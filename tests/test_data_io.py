@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from sofkd_lib.data import DataError, read_frames, read_image, read_video
-from sofkd_lib.data.io import atomic_write_bytes, natural_sorted, write_image, write_video
+from sofkd_lib.data.io import natural_sorted, write_atomic, write_image, write_video
 
 
 def _png16_rgb(path, arr16):
@@ -100,7 +100,7 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError):
-        atomic_write_bytes(tmp_path / "out.json", fail)
+        write_atomic(tmp_path / "out.json", fail)
     assert list(tmp_path.iterdir()) == []
     write_image(tmp_path / "a.png", np.zeros((2, 3, 3), np.uint8))
     assert [p.name for p in tmp_path.iterdir()] == ["a.png"]

@@ -99,7 +99,7 @@ def test_training_degradation_is_the_configs_choice(tmp_path, degradation):
     from PIL import Image
 
     from sofkd_lib.engine.config import make_config
-    from sofkd_lib.engine.train import make_source
+    from sofkd_lib.engine.sources import make_source
 
     frames = _clips()[0].frames  # 6 frames of 96×128 → LR 24×32
     (tmp_path / "clips" / "a").mkdir(parents=True)

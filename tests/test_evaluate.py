@@ -13,8 +13,8 @@ from sofkd_lib.archs.sofvsr_arch import SOFVSR, FlowPyramid, OFRnet, SOFVSROutpu
 from sofkd_lib.archs.warp import pixels_to_model
 from sofkd_lib.cli.main import main
 from sofkd_lib.data import Clip, LayeredMotion, imresize, read_image
-from sofkd_lib.evaluation.evaluate import evaluate_model, load_model, model_name
-from sofkd_lib.weights.checkpoint import CheckpointError
+from sofkd_lib.evaluation.evaluate import evaluate_model, model_name
+from sofkd_lib.weights.checkpoint import CheckpointError, load_model
 from sofkd_lib.weights.official import load_official
 from tests.conftest import require
 
@@ -126,15 +126,14 @@ def test_real_model_keeps_training_mode_and_errors():
 def test_load_model_from_sofkd_checkpoint(tmp_path):
     model = SOFVSR(scale=2, channels=8)
     torch.save({"model": model.state_dict(), "config": {"scale": 2}}, tmp_path / "ck.pt")
-    loaded, scale = load_model(tmp_path / "ck.pt")
-    assert scale == 2 and loaded.config.channels == 8
+    loaded = load_model(tmp_path / "ck.pt")
+    assert loaded.scale == 2 and loaded.config.channels == 8
     with pytest.raises(ValueError, match="trained for x2, not x4"):
         load_model(tmp_path / "ck.pt", scale=4)
     hybrid = SOFVSR(scale=2, channels=8)
     hybrid.ofrnet = OFRnet(2, 12)  # phase-1 layout: wider OFRnet before a narrower SRnet
-    torch.save({"format": "sofkd-train", "architecture": {"scale": 2, "n_frames": 3, "ofrnet_channels": 12,
-                "srnet_channels": 8}, "model": hybrid.state_dict()}, tmp_path / "hybrid.pt")
-    loaded, _ = load_model(tmp_path / "hybrid.pt")
+    torch.save({"model": hybrid.state_dict()}, tmp_path / "hybrid.pt")  # widths read off the weights
+    loaded = load_model(tmp_path / "hybrid.pt")
     assert loaded.ofrnet.recurrent_features[0].out_channels == 12
     assert "OFRnet 12 ch, SRnet 8 ch" in model_name(loaded)
     torch.save({"weights": {}}, tmp_path / "bad.pt")

@@ -7,8 +7,8 @@ import torch
 
 from sofkd_lib.archs.sofvsr_arch import SOFVSR
 from sofkd_lib.cli.main import main as cli_main
-from sofkd_lib.inference.export import export_onnx, load_checkpoint
-from sofkd_lib.weights.checkpoint import CheckpointError, architecture_from_state
+from sofkd_lib.inference.export import export_onnx
+from sofkd_lib.weights.checkpoint import Architecture, CheckpointError, architecture_from_state, load_model
 from tests.conftest import require
 
 ort = pytest.importorskip("onnxruntime")
@@ -17,8 +17,8 @@ ort = pytest.importorskip("onnxruntime")
 @pytest.mark.parametrize("scale", [2, 3, 4])
 @pytest.mark.parametrize("channels", [320, 240, 16])
 def test_architecture_of_reads_scale_channels_frames(scale, channels):
-    assert architecture_from_state(SOFVSR(scale, channels).state_dict()) == (scale, channels, 3)
-    assert architecture_from_state(SOFVSR(scale, channels, 5).state_dict()) == (scale, channels, 5)
+    assert architecture_from_state(SOFVSR(scale, channels).state_dict()) == Architecture(scale, 3, channels, channels)
+    assert architecture_from_state(SOFVSR(scale, channels, 5).state_dict()) == Architecture(scale, 5, channels, channels)
 
 
 def test_architecture_of_rejects_foreign_state_dict():
@@ -26,21 +26,21 @@ def test_architecture_of_rejects_foreign_state_dict():
         architecture_from_state({"conv.weight": torch.zeros(1)}, "x.pt")
 
 
-def test_load_checkpoint_round_trip_and_errors(tmp_path):
+def test_load_model_round_trip_and_errors(tmp_path):
     model = SOFVSR(2, 16)
     path = tmp_path / "ckpt.pt"
     torch.save({"model": model.state_dict(), "step": 3}, path)
-    loaded = load_checkpoint(path)
+    loaded = load_model(path)
     assert loaded.config == model.config and not loaded.training
     for a, b in zip(loaded.state_dict().values(), model.state_dict().values()):
         assert torch.equal(a, b)
-    with pytest.raises(ValueError, match="x2 model, not the requested x4"):
-        load_checkpoint(path, scale=4)
+    with pytest.raises(ValueError, match="ckpt.pt was trained for x2, not x4; pass --scale 2"):
+        load_model(path, scale=4)
     with pytest.raises(CheckpointError, match="checkpoint not found: .*missing.pt"):
-        load_checkpoint(tmp_path / "missing.pt")
+        load_model(tmp_path / "missing.pt")
     with pytest.raises(CheckpointError, match="ckpt.pt is a sofkd checkpoint, not one of the authors' releases: "
                                               "leave out --official"):
-        load_checkpoint(path, official=True)
+        load_model(path, official=True)
 
 
 def test_export_rejects_small_opset(tmp_path):
@@ -81,7 +81,7 @@ def test_cli_exports_teacher_checkpoint(tmp_path, capsys):
     _ort_vs_torch(out, model, [(1, 3, 1, 8, 8)])
 
 
-def test_load_checkpoint_official_weights(shared_data):
+def test_load_model_official_weights(shared_data):
     path = require(shared_data / "sofvsr_official" / "BI_x2.pth")
-    model = load_checkpoint(path, official=True, scale=2)
+    model = load_model(path, official=True, scale=2)
     assert model.config.scale == 2 and model.config.channels == 320 and not model.training

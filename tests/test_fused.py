@@ -39,8 +39,9 @@ def test_flop_counter_counts_the_fast_path_like_the_reference():
 
     from bench.reference import reference_forward
     from sofkd_lib.archs.sofvsr_arch import SOFVSR
+    from sofkd_lib.ops.cpu_execution import use_fast_execution
 
-    model = SOFVSR(4, 16).eval()
+    model = use_fast_execution(SOFVSR(4, 16)).eval()
     lr = torch.rand(1, 3, 1, 6, 8)
     with torch.no_grad(), FlopCounterMode(display=False) as fast:
         model(lr)

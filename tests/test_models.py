@@ -1,10 +1,14 @@
-"""SOF-VSR models: exact parameter counts, shapes, batched motion compensation."""
+"""SOF-VSR models: exact parameter counts, shapes, batched motion compensation, the two-width hybrid."""
+from pathlib import Path
+
 import pytest
 import torch
 
 from sofkd_lib.archs.sofvsr_arch import (
     SOFVSR,
     FlowPyramid,
+    ModelConfig,
+    OFRnet,
     channel_shuffle,
     check_lr_shape,
     count_parameters,
@@ -21,6 +25,49 @@ def test_parameter_counts_match_the_authors_architecture():
     assert count_parameters(t.srnet) == 615_041
     assert count_parameters(s.ofrnet) == 271_216
     assert count_parameters(s.srnet) == 388_721
+
+
+def test_hybrid_is_built_with_two_widths():
+    # Phase 1: the teacher's OFRnet (320 ch.) before a student SRnet (240 ch.).
+    hybrid = SOFVSR(4, ofrnet_channels=320, srnet_channels=240)
+    assert count_parameters(hybrid.ofrnet) == 432_576 and count_parameters(hybrid.srnet) == 388_721
+    assert hybrid.config == ModelConfig(scale=4, n_frames=3, ofrnet_channels=320, srnet_channels=240)
+    assert hybrid.config.hybrid and hybrid.config.channels == 240  # SRnet's width
+    assert SOFVSR(4, 240, ofrnet_channels=320).config == hybrid.config  # channels fills the part not given
+    assert teacher(4).config == ModelConfig(4, 3, 320, 320) and not teacher(4).config.hybrid
+    assert student(2).config.channels == 240
+    assert hybrid.ofrnet.recurrent_features[0].weight.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize("run", ["2026-11-25-h100", "2026-11-25-cpu-warm"])
+def test_hybrid_loads_a_recorded_phase1_checkpoint(run):
+    from sofkd_lib.weights.checkpoint import load_weights_file
+
+    path = Path(__file__).resolve().parents[1] / "results" / "recorded" / run / "phase1" / "weights.pt"
+    data = load_weights_file(path)
+    assert data["architecture"] == {"scale": 4, "n_frames": 3, "ofrnet_channels": 320, "srnet_channels": 240}
+    hybrid = SOFVSR(4, ofrnet_channels=320, srnet_channels=240)
+    hybrid.load_state_dict(data["model"], strict=True)
+    assert all(torch.equal(v, data["model"][k]) for k, v in hybrid.state_dict().items())
+
+
+def test_build_model_draws_a_hybrid_as_the_project_always_has():
+    # build_model's hybrid gets the initial weights of the former build-then-swap (a whole model of SRnet's
+    # width, then a wider OFRnet put in its place) and leaves the global RNG where that left it.
+    from sofkd_lib.weights.checkpoint import Architecture, build_model
+
+    torch.manual_seed(7)
+    former = SOFVSR(2, 8)
+    former.ofrnet = OFRnet(2, 12)
+    after_former = torch.rand(3)
+    torch.manual_seed(7)
+    hybrid = build_model(Architecture(2, 3, 12, 8))
+    assert torch.equal(torch.rand(3), after_former)
+    assert hybrid.config == ModelConfig(2, 3, 12, 8)
+    assert list(hybrid.state_dict()) == list(former.state_dict())
+    assert all(torch.equal(a, b) for a, b in zip(hybrid.state_dict().values(), former.state_dict().values()))
+    torch.manual_seed(7)  # hence phase 1 starts from the student's initial SRnet of the same seed
+    assert all(torch.equal(a, b) for a, b in zip(hybrid.srnet.parameters(), SOFVSR(2, 8).srnet.parameters()))
 
 
 def test_channel_shuffle_interleaves_halves():

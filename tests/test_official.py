@@ -56,7 +56,9 @@ def test_missing_key_is_named(tmp_path):
     sd = _as_official(SOFVSR(scale=2))
     del sd["SR.body.3.weight"]
     torch.save(sd, tmp_path / "short.pth")
-    with pytest.raises(CheckpointError, match="short.pth: checkpoint lacks 1 model keys, first 'srnet.body.3.weight'"):
+    # The unified loader's message, naming the key as the authors' file does.
+    with pytest.raises(CheckpointError, match=r"short.pth: weights do not match x2, 3 frames, OFRnet 320 ch, SRnet 320 ch: "
+                                              r"1 missing \(first \['SR.body.3.weight'\]\)"):
         load_official(tmp_path / "short.pth", scale=2)
 
 

@@ -164,11 +164,14 @@ def test_run_without_checkpoint_is_an_error(tmp_path):
 
 
 def test_write_json_atomic(tmp_path):
+    """How the pipeline writes its run records and results.json: NaN is an error, never null."""
+    from sofkd_lib.data.io import write_json_atomic
+
     path = tmp_path / "r.json"
-    pl.write_json_atomic(path, {"psnr": 30.5})
+    write_json_atomic(path, {"psnr": 30.5}, non_finite="error")
     assert json.loads(path.read_text()) == {"psnr": 30.5}
-    with pytest.raises(ValueError):
-        pl.write_json_atomic(path, {"psnr": float("nan")})  # NaN is not JSON
+    with pytest.raises(ValueError, match="r.json: not written"):
+        write_json_atomic(path, {"psnr": float("nan")}, non_finite="error")  # NaN is not JSON
     assert json.loads(path.read_text()) == {"psnr": 30.5}  # the old file survives
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
 
@@ -224,3 +227,19 @@ def test_relative_keys_for_paths():
     inside = pl.REPO_ROOT / "book" / "runs" / "smoke" / "teacher"
     assert pl._rel(inside) == "book/runs/smoke/teacher"
     assert pl._rel(Path("/elsewhere/x")) == "/elsewhere/x"
+
+
+def test_glued_values_reads_scrapbook_outputs():
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("glue(...)")
+    cell.outputs = [
+        nbformat.v4.new_output("display_data", data={"text/plain": "'phase1'"},
+                               metadata={"scrapbook": {"name": "variant", "mime_prefix": ""}}),
+        nbformat.v4.new_output("display_data", data={"text/plain": "29.5"},
+                               metadata={"scrapbook": {"name": "best_psnr", "mime_prefix": ""}}),
+        nbformat.v4.new_output("display_data", data={"text/plain": "ignored"}, metadata={}),
+    ]
+    nb.cells.append(cell)
+    assert pl.glued_values(nb) == {"variant": "phase1", "best_psnr": "29.5"}

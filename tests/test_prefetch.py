@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from sofkd_lib.engine.prefetch import PrefetchSource
-from sofkd_lib.engine.train import SyntheticSource
+from sofkd_lib.engine.sources import SyntheticSource
 
 
 def _source(seed: int = 5) -> SyntheticSource:

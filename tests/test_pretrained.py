@@ -6,9 +6,9 @@ import json
 import pytest
 import torch
 
-from sofkd_lib.companion.record import model_with_dtype, weights_payload
+from sofkd_lib.companion.record import weights_payload
 from sofkd_lib.engine.config import make_config
-from sofkd_lib.weights.checkpoint import Architecture, build_model, load_model_checkpoint, save_atomic
+from sofkd_lib.weights.checkpoint import Architecture, build_model, load_model, save_atomic
 from sofkd_lib.weights.pretrained import (
     PretrainedError,
     empty_index,
@@ -46,13 +46,16 @@ def test_fp16_round_trip(tmp_path):
     stored = torch.load(tmp_path / "w.pt", weights_only=True)
     assert stored["dtype"] == "float16"
     assert all(v.dtype == torch.float16 for v in stored["model"].values())
-    model = load_model_checkpoint(tmp_path / "w.pt")
+    model = load_model(tmp_path / "w.pt")
     for key, value in model.state_dict().items():
         assert value.dtype == torch.float32
         # Loading gives back exactly the float16-rounded weights, in float32.
         assert torch.equal(value, ck["model"][key].half().float()), key
-    # What record evaluates as "float16" is exactly what weights.pt loads to.
-    evaluated = model_with_dtype(ck, torch.float16)
+    # What record evaluates as "float16" (its float32 last.pt loaded with dtype=float16) is exactly what
+    # weights.pt loads to.
+    save_atomic({**ck, "architecture": ck["architecture"].to_dict()}, tmp_path / "last.pt")
+    evaluated = load_model(tmp_path / "last.pt", dtype=torch.float16)
+    assert all(v.dtype == torch.float32 for v in evaluated.state_dict().values())
     assert all(torch.equal(a, b) for a, b in zip(evaluated.state_dict().values(), model.state_dict().values()))
     # Rounding error is within half an fp16 ulp (relative 2^-11) of each weight.
     w = ck["model"]["srnet.body.0.weight"]

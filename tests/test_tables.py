@@ -183,3 +183,17 @@ def test_kd_comparison_per_sequence():
     assert frame.loc["average", "phase1+2 − student (dB)"] == pytest.approx(0.25)
     with pytest.raises(KeyError, match="phase1"):
         T.kd_comparison(_results(), "vid4")
+
+
+def test_readable_value_formats_each_kind():
+    assert T.readable_value("train_seconds", "75") == T.format_duration(75.0)
+    assert T.readable_value("best_psnr", "29.2064") == "29.21 dB"
+    assert T.readable_value("iterations", "20000.0") == "20,000"
+    assert T.readable_value("loss", "0.00127461") == "0.001275"
+    assert T.readable_value("loss", "nan") == T.MISSING
+    assert T.readable_value("variant", "phase1") == "phase1"
+
+
+def test_caveat_lines_group_models_sharing_a_caveat():
+    lines = T.caveat_lines({"phase2": "Eq. 8 without SR", "phase1+2": "Eq. 8 without SR", "student": "other"})
+    assert lines == ["caveat, recorded phase2 and phase1+2: Eq. 8 without SR", "caveat, recorded student: other"]

@@ -12,10 +12,14 @@ import math
 import pytest
 import torch
 
+from sofkd_lib.engine import distributed as DI
+from sofkd_lib.engine import run_folder as RF
+from sofkd_lib.engine import sources as S
 from sofkd_lib.engine import train as T
 from sofkd_lib.engine.config import ConfigError, make_config
+from sofkd_lib.method import distill as D
 from sofkd_lib.method import losses as L
-from sofkd_lib.weights.checkpoint import Architecture, CheckpointError, build_model, load_checkpoint, load_model_checkpoint
+from sofkd_lib.weights.checkpoint import Architecture, CheckpointError, build_model, load_checkpoint, load_model
 
 TC, SC = 8, 4  # tiny teacher / student widths
 
@@ -27,8 +31,8 @@ def tiny(variant: str, **changes):
     return make_config("smoke", base, variant=variant)
 
 
-def source(seed: int = 1) -> T.SyntheticSource:
-    return T.SyntheticSource(scale=4, patch_size=8, n_frames=3, seed=seed)
+def source(seed: int = 1) -> S.SyntheticSource:
+    return S.SyntheticSource(scale=4, patch_size=8, n_frames=3, seed=seed)
 
 
 def states_equal(a: torch.nn.Module, b: torch.nn.Module) -> bool:
@@ -53,10 +57,10 @@ def runs(tmp_path_factory):
 
 # --------------------------------------------------------------------------- freezing
 def test_phase1_keeps_teacher_ofrnet_and_teacher_bit_for_bit(runs, tmp_path):
-    teacher = load_model_checkpoint(runs / "teacher" / "last.pt")
+    teacher = load_model(runs / "teacher" / "last.pt")
     before = clone_state(teacher)
     cfg = tiny("phase1", iterations=4)
-    fresh, _ = T.prepare_models(cfg, teacher)
+    fresh, _ = D.prepare_models(cfg, teacher)
     result = T.train(cfg, source(), tmp_path / "p1", teacher=teacher, quiet=True)
     model = result.model
     assert states_equal(model.ofrnet, teacher.ofrnet)  # frozen teacher OFRnet, unchanged
@@ -72,10 +76,10 @@ def test_phase1_keeps_teacher_ofrnet_and_teacher_bit_for_bit(runs, tmp_path):
 
 
 def test_phase1_plus_2_keeps_phase1_srnet_bit_for_bit(runs, tmp_path):
-    phase1 = load_model_checkpoint(runs / "phase1" / "last.pt")
-    teacher = load_model_checkpoint(runs / "teacher" / "last.pt")
+    phase1 = load_model(runs / "phase1" / "last.pt")
+    teacher = load_model(runs / "teacher" / "last.pt")
     cfg = tiny("phase1+2", iterations=4)
-    fresh, _ = T.prepare_models(cfg, teacher, phase1)
+    fresh, _ = D.prepare_models(cfg, teacher, phase1)
     result = T.train(cfg, source(), tmp_path / "p12", teacher=runs / "teacher" / "last.pt",
                      init=runs / "phase1" / "last.pt", quiet=True)
     model = result.model
@@ -89,7 +93,7 @@ def test_phase1_plus_2_keeps_phase1_srnet_bit_for_bit(runs, tmp_path):
 def test_unfrozen_variants_train_both_parts(runs, tmp_path, variant):
     teacher = runs / "teacher" / "last.pt" if variant == "phase2" else None
     cfg = tiny(variant, iterations=2)
-    fresh, _ = T.prepare_models(cfg, teacher)
+    fresh, _ = D.prepare_models(cfg, teacher)
     model = T.train(cfg, source(), tmp_path / variant, teacher=teacher, quiet=True).model
     assert not states_equal(model.ofrnet, fresh.ofrnet)
     assert not states_equal(model.srnet, fresh.srnet)
@@ -101,7 +105,7 @@ def test_unfrozen_variants_train_both_parts(runs, tmp_path, variant):
 def test_optimizer_holds_only_trainable_parts(runs, variant, trained):
     teacher = runs / "teacher" / "last.pt" if variant != "teacher" else None
     init = runs / "phase1" / "last.pt" if variant == "phase1+2" else None
-    model, _ = T.prepare_models(tiny(variant), teacher, init)
+    model, _ = D.prepare_models(tiny(variant), teacher, init)
     optimizer, scheduler = T.make_optimizer(model, tiny(variant))
     held = {id(p) for g in optimizer.param_groups for p in g["params"]}
     expected = {id(p) for part in trained for p in getattr(model, part).parameters()}
@@ -132,9 +136,9 @@ def test_optimised_loss_is_the_papers_equation(runs, variant):
     teacher = runs / "teacher" / "last.pt" if variant not in ("teacher", "student") else None
     init = runs / "phase1" / "last.pt" if variant == "phase1+2" else None
     alpha = 0.7  # not the default, so a dropped alpha would show
-    model, teacher_model = T.prepare_models(tiny(variant, alpha=alpha), teacher, init)
+    model, teacher_model = D.prepare_models(tiny(variant, alpha=alpha), teacher, init)
     lr, hr = source(5).sample(2)
-    terms = T.variant_losses(variant, T.StudentStep(model), lr, hr, teacher_model, alpha)
+    terms = D.variant_losses(variant, D.StudentStep(model), lr, hr, teacher_model, alpha)
     assert tuple(terms) == T.LOSS_TERMS[variant]
     expected = _expected(variant, model, teacher_model, lr, hr, alpha)
     torch.testing.assert_close(terms["loss"], expected, rtol=1e-6, atol=0)
@@ -157,9 +161,9 @@ def test_optimised_loss_is_the_papers_equation(runs, variant):
 @pytest.mark.parametrize("variant", ["phase1", "phase2", "phase1+2"])
 def test_distillation_terms_vanish_when_the_student_is_the_teacher(runs, variant):
     """A student that reproduces its teacher's SR frame and flows has zero distillation terms."""
-    teacher = T.prepare_models(tiny("phase1"), runs / "teacher" / "last.pt")[1]
+    teacher = D.prepare_models(tiny("phase1"), runs / "teacher" / "last.pt")[1]
     lr, hr = source(6).sample(2)
-    terms = T.variant_losses(variant, T.StudentStep(copy.deepcopy(teacher)), lr, hr, teacher, alpha=0.9)
+    terms = D.variant_losses(variant, D.StudentStep(copy.deepcopy(teacher)), lr, hr, teacher, alpha=0.9)
     for name in ("loss_kd_sr", "loss_kd_ofr"):
         if name in terms:
             assert terms[name].item() == 0.0
@@ -172,9 +176,9 @@ def test_distillation_terms_vanish_when_the_student_is_the_teacher(runs, variant
 def test_gradients_reach_only_the_trained_parts(runs, variant, trained):
     teacher = runs / "teacher" / "last.pt"
     init = runs / "phase1" / "last.pt" if variant == "phase1+2" else None
-    model, teacher_model = T.prepare_models(tiny(variant), teacher, init)
+    model, teacher_model = D.prepare_models(tiny(variant), teacher, init)
     lr, hr = source(7).sample(2)
-    T.variant_losses(variant, T.StudentStep(model), lr, hr, teacher_model)["loss"].backward()
+    D.variant_losses(variant, D.StudentStep(model), lr, hr, teacher_model)["loss"].backward()
     for part in ("ofrnet", "srnet"):
         grads = [p.grad for p in getattr(model, part).parameters()]
         if part in trained:
@@ -188,7 +192,7 @@ def test_variant_losses_rejects_unknown_variant():
     model = build_model(Architecture(4, 3, SC, SC))
     lr, hr = source().sample(1)
     with pytest.raises(ConfigError, match="unknown variant 'phase3'"):
-        T.variant_losses("phase3", T.StudentStep(model), lr, hr)
+        D.variant_losses("phase3", D.StudentStep(model), lr, hr)
 
 
 # --------------------------------------------------------------------------- schedule, logs
@@ -221,7 +225,7 @@ def test_validation_keeps_best_checkpoint(tmp_path):
     best = load_checkpoint(tmp_path / "v" / "best.pt")
     assert best["iteration"] == 4 and best["best"] == {"psnr": 25.0, "iteration": 4}
     assert load_checkpoint(tmp_path / "v" / "last.pt")["iteration"] == 6
-    metrics, validation = T.load_history(tmp_path / "v")
+    metrics, validation = RF.load_history(tmp_path / "v")
     assert validation["psnr"].tolist() == [20.0, 25.0, 22.0]
     assert validation["iteration"].tolist() == [2, 4, 6]
     assert len(metrics) == 6
@@ -337,14 +341,14 @@ def test_init_must_be_a_phase1_run(runs, tmp_path):
     data["variant"] = "phase2"
     torch.save(data, tmp_path / "relabelled.pt")
     with pytest.raises(CheckpointError, match="trained as variant 'phase2'; phase1\\+2 needs a 'phase1'"):
-        T.prepare_models(tiny("phase1+2"), runs / "teacher" / "last.pt", tmp_path / "relabelled.pt")
+        D.prepare_models(tiny("phase1+2"), runs / "teacher" / "last.pt", tmp_path / "relabelled.pt")
 
 
 def test_resolve_device():
-    assert T.resolve_device("cpu") == torch.device("cpu")
+    assert DI.resolve_device("cpu") == torch.device("cpu")
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="TrainConfig.device is 'cuda' but CUDA is not available"):
-            T.resolve_device("cuda")
+            DI.resolve_device("cuda")
 
 
 # --------------------------------------------------------------------------- command line

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from sofkd_lib.archs.sofvsr_arch import count_parameters
+from sofkd_lib.engine import sources as S
 from sofkd_lib.engine import train as T
 from sofkd_lib.engine.config import make_config
 from sofkd_lib.evaluation.params import table2
@@ -21,7 +22,7 @@ from sofkd_lib.weights.checkpoint import (
     decode_state,
     encode_state,
     load_checkpoint,
-    load_model_checkpoint,
+    load_model,
     save_atomic,
 )
 
@@ -33,7 +34,7 @@ def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("ckpt") / "student"
     cfg = make_config("smoke", dict(teacher_channels=8, student_channels=4, patch_size=8, dataset="synthetic",
                                     iterations=2, val_every=2), variant="student")
-    T.train(cfg, T.SyntheticSource(4, 8, 3, 0), out, validate=lambda m: {"psnr": 30.0}, quiet=True)
+    T.train(cfg, S.SyntheticSource(4, 8, 3, 0), out, validate=lambda m: {"psnr": 30.0}, quiet=True)
     return out
 
 
@@ -52,15 +53,15 @@ def test_checkpoint_layout(run):
                                                      "summary.json", "validation.csv"]  # no temp files left
 
 
-def test_load_model_checkpoint(run):
-    model = load_model_checkpoint(run / "last.pt")
+def test_load_model_of_a_training_checkpoint(run):
+    model = load_model(run / "last.pt")
     assert not model.training
     assert architecture_of(model) == Architecture(4, 3, 4, 4)
     raw = torch.load(run / "last.pt", weights_only=True)
     assert all(torch.equal(model.state_dict()[k], v) for k, v in raw["model"].items())
     with pytest.raises(CheckpointError, match=r"last.pt: wrong architecture \(ofrnet_channels is 4, expected 320; "
                                               r"srnet_channels is 4, expected 320\)"):
-        load_model_checkpoint(run / "last.pt", expect=Architecture(4, 3, 320, 320))
+        load_model(run / "last.pt", expect=Architecture(4, 3, 320, 320))
 
 
 def test_load_errors_name_the_file(tmp_path, run):
@@ -76,11 +77,11 @@ def test_load_errors_name_the_file(tmp_path, run):
     data["model"]["srnet.body.0.weight"] = torch.zeros(4, 33, 3, 5)
     torch.save(data, tmp_path / "shape.pt")
     with pytest.raises(CheckpointError, match=r"shape.pt: shape of 'srnet.body.0.weight' is \(4, 33, 3, 5\)"):
-        load_model_checkpoint(tmp_path / "shape.pt")
+        load_model(tmp_path / "shape.pt")
     del data["model"]["srnet.body.0.weight"]
     torch.save(data, tmp_path / "missing.pt")
     with pytest.raises(CheckpointError, match=r"1 missing \(first \['srnet.body.0.weight'\]\)"):
-        load_model_checkpoint(tmp_path / "missing.pt")
+        load_model(tmp_path / "missing.pt")
 
 
 def test_save_atomic_replaces_and_leaves_no_temp(tmp_path):
@@ -118,7 +119,7 @@ def test_hybrid_phase1_model_matches_table2():
 
 def test_official_weights_load_as_teacher():
     path = require(official_checkpoint(2))
-    model = load_model_checkpoint(path, scale=2, expect=Architecture(2, 3, 320, 320))
+    model = load_model(path, scale=2, expect=Architecture(2, 3, 320, 320))
     assert architecture_of(model) == Architecture(2, 3, 320, 320)
     with pytest.raises(CheckpointError, match="holds SOF-VSR weights for scale x2"):
-        load_model_checkpoint(path, scale=4)
+        load_model(path, scale=4)

@@ -9,8 +9,10 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
+from sofkd_lib.engine import sources as S
 from sofkd_lib.engine import train as T
 from sofkd_lib.engine.config import make_config
+from sofkd_lib.method import distill as D
 from sofkd_lib.weights.checkpoint import load_checkpoint
 
 WORLD = 2
@@ -36,7 +38,7 @@ class _Merged:
     """One process seeing both ranks' streams: rank r's sampler is seeded seed + 1_000_003·r."""
 
     def __init__(self, config):
-        self.sources = [T.SyntheticSource(4, 8, 3, config.seed + 1_000_003 * r) for r in range(WORLD)]
+        self.sources = [S.SyntheticSource(4, 8, 3, config.seed + 1_000_003 * r) for r in range(WORLD)]
 
     def sample(self, batch_size):
         parts = [s.sample(batch_size // WORLD) for s in self.sources]
@@ -72,7 +74,7 @@ def test_two_processes_hold_identical_weights(tmp_path):
     # Averaged gradients: the same as one process on the concatenated batch (up to float rounding).
     config = _config()
     single = T.train(config, _Merged(config), tmp_path / "single", quiet=True, device=torch.device("cpu"))
-    fresh, _ = T.prepare_models(config)
+    fresh, _ = D.prepare_models(config)
     moved = False
     for k, v in single.model.state_dict().items():
         torch.testing.assert_close(w0[k], v, rtol=1e-4, atol=1e-6)

@@ -6,9 +6,10 @@ import torch
 
 from sofkd_lib.archs.sofvsr_arch import SOFVSR
 from sofkd_lib.engine.config import ConfigError, make_config
-from sofkd_lib.engine.train import prepare_models, warm_start_official
+from sofkd_lib.method.distill import prepare_models
 from sofkd_lib.weights.checkpoint import CheckpointError
 from sofkd_lib.weights.official import _PREFIXES
+from sofkd_lib.weights.warm_start import warm_start_official
 
 FRESH_X2_TO_X4 = ["ofrnet.upsampler.4.weight", "srnet.body.0.weight", "srnet.body.6.weight"]
 

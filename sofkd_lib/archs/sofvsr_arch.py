@@ -7,10 +7,14 @@ two top-level prefixes (see :mod:`sofkd_lib.weights.official`).
 Shapes: ``lr`` is (B, T, 1, h, w), Y in [0, 1], T odd, h and w even.
 Flows are returned per level as (B, T-1, 2, h_l, w_l) in network units
 (1 unit = 15.5 px, see :mod:`sofkd_lib.archs.warp`), neighbours in frame order.
+
+Every ``forward`` here is plain PyTorch, to be read beside the paper and the
+authors' code. A faster execution of the same modules (CPU fused kernels, fewer
+copies in training) is opted into per model:
+:func:`sofkd_lib.ops.cpu_execution.use_fast_execution`.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -19,10 +23,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from sofkd_lib.archs.warp import flow_warp
-from sofkd_lib.ops.fused import conv_leaky_relu
-from sofkd_lib.ops.resblock_chain import run_chain
-from sofkd_lib.ops.subpixel import head_start, run_head
-from sofkd_lib.ops.weight_order import reorder
 
 TEACHER_CHANNELS = 320
 STUDENT_CHANNELS = 240
@@ -33,47 +33,6 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     """ShuffleNet channel shuffle: interleave ``groups`` equal channel groups."""
     b, c, h, w = x.shape
     return x.view(b, groups, c // groups, h, w).transpose(1, 2).reshape(b, c, h, w)
-
-
-def shuffled_concat(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``channel_shuffle(torch.cat((a, b), 1), 2)`` in one copy instead of two.
-
-    The 2-group shuffle interleaves the halves (output channel 2i is ``a[:, i]``,
-    2i+1 is ``b[:, i]``), which is a stack on a new axis right after the channel
-    axis. The stack is taken in the memory order of the inputs, so a channels_last
-    network stays channels_last. Bitwise identical to the cat + shuffle.
-    """
-    n, c, h, w = a.shape
-    if a.is_contiguous(memory_format=torch.channels_last) or b.is_contiguous(memory_format=torch.channels_last):
-        # NHWC memory: interleave along the innermost (channel) axis.
-        out = torch.stack((a.permute(0, 2, 3, 1), b.permute(0, 2, 3, 1)), dim=-1)
-        return out.view(n, h, w, 2 * c).permute(0, 3, 1, 2)
-    return torch.stack((a, b), dim=2).view(n, 2 * c, h, w)
-
-
-class _ShuffledConcatNHWC(torch.autograd.Function):
-    """:func:`shuffled_concat` of channels_last inputs, with gradients handed back channels_last-contiguous.
-
-    Autograd's own backward of the stack hands each half a strided slice of the
-    output gradient (every other channel). The LeakyReLU that produced the
-    processed half then runs its backward on mixed layouts (strided gradient,
-    channels_last output), a slow path: ~10x the time of matching layouts. Here
-    the two halves are gathered into contiguous NHWC tensors once. (On CPU, chains
-    of ResBlocks skip the shuffle altogether: :mod:`sofkd_lib.ops.resblock_chain`.)
-    """
-
-    @staticmethod
-    def forward(ctx, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        n, c, h, w = a.shape
-        out = torch.stack((a.permute(0, 2, 3, 1), b.permute(0, 2, 3, 1)), dim=-1)
-        return out.view(n, h, w, 2 * c).permute(0, 3, 1, 2)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
-        n, c2, h, w = grad.shape
-        pairs = grad.permute(0, 2, 3, 1).reshape(n, h, w, c2 // 2, 2)  # a view when grad is channels_last
-        return (pairs[..., 0].contiguous().permute(0, 3, 1, 2),
-                pairs[..., 1].contiguous().permute(0, 3, 1, 2))
 
 
 class ResBlock(nn.Module):
@@ -95,15 +54,8 @@ class ResBlock(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # chunk, not two slices: the backward of a split is one cat, whereas each
-        # slice's backward zero-fills a full-size gradient and the two get added.
         passed, processed = x.chunk(2, dim=1)
-        if self.training and torch.is_grad_enabled() and x.is_contiguous(memory_format=torch.channels_last):
-            # Train step on channels_last: give the 1x1 conv a dense input (a channel
-            # slice of NHWC memory is strided) and get dense gradients back (above).
-            processed = processed.contiguous(memory_format=torch.channels_last)
-            return _ShuffledConcatNHWC.apply(passed, self.body(processed))
-        return shuffled_concat(passed, self.body(processed))
+        return channel_shuffle(torch.cat((passed, self.body(processed)), 1), 2)
 
 
 class CascadedResBlocks(nn.Module):
@@ -115,75 +67,6 @@ class CascadedResBlocks(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
-
-
-def cpu_fast_path(x: torch.Tensor) -> bool:
-    """Whether :func:`run_layers` takes the CPU fast path for ``x``.
-
-    Eager float CPU execution only: tracing, ONNX export, ``torch.compile`` and CPU
-    autocast see the plain modules, and so does every other device.
-    """
-    return (x.device.type == "cpu" and x.dim() == 4 and x.dtype in (torch.float32, torch.float64)
-            and not torch.jit.is_tracing() and not torch.compiler.is_compiling()
-            and not torch.is_autocast_enabled("cpu"))
-
-
-def _fusable(layer: nn.Module) -> bool:
-    """A conv :func:`sofkd_lib.ops.fused.conv_leaky_relu` can run with the LeakyReLU after it."""
-    return (isinstance(layer, nn.Conv2d) and layer.bias is None and layer.groups == 1 and layer.stride == (1, 1)
-            and layer.dilation == (1, 1) and layer.padding_mode == "zeros"
-            and layer.padding[0] == layer.padding[1] == layer.kernel_size[0] // 2
-            and layer.kernel_size[0] == layer.kernel_size[1])
-
-
-def run_layers(layers: Sequence[nn.Module], x: torch.Tensor,
-               logical_at: tuple[int, ...] | None = None) -> tuple[torch.Tensor, tuple[int, ...] | None]:
-    """Apply ``layers`` in turn, on CPU without the ResBlocks' channel shuffles or the heads' pixel shuffles.
-
-    On the fast path consecutive ResBlock chains run as one by
-    :func:`sofkd_lib.ops.resblock_chain.run_chain` and a trailing sub-pixel head by
-    :func:`sofkd_lib.ops.subpixel.run_head`. A chain's output comes with its channels
-    permuted: returned with ``logical_at`` (the logical channel at each position),
-    which the next conv absorbs, or passed in by the caller. Elsewhere it is the
-    layers one by one.
-    """
-    children = list(layers)
-    if not cpu_fast_path(x):
-        if logical_at is not None:
-            raise ValueError("run_layers: a permuted input needs the CPU fast path")
-        for layer in children:
-            x = layer(x)
-        return x, None
-    start = head_start(children)
-    body = children[: len(children) if start is None else start]
-    i = 0
-    while i < len(body):
-        layer = body[i]
-        if isinstance(layer, CascadedResBlocks):
-            blocks = list(layer.body)
-            while i + 1 < len(body) and isinstance(body[i + 1], CascadedResBlocks):
-                i += 1
-                blocks += list(body[i].body)
-            x, logical_at = run_chain(blocks, x, logical_at)
-        elif _fusable(layer) and i + 1 < len(body) and isinstance(body[i + 1], nn.LeakyReLU):
-            weight = layer.weight if logical_at is None else reorder(layer.weight, 1, logical_at)
-            # A ResBlock chain next reads it through _SplitRuns, whose gradient is a fresh concatenation.
-            feeds_chain = i + 2 < len(body) and isinstance(body[i + 2], CascadedResBlocks)
-            x = conv_leaky_relu(x, weight, body[i + 1].negative_slope, layer.padding[0], reuse_grad=feeds_chain)
-            logical_at = None
-            i += 1
-        elif logical_at is None or isinstance(layer, nn.LeakyReLU):  # elementwise: order does not matter
-            x = layer(x)
-        elif isinstance(layer, nn.Conv2d) and layer.groups == 1:
-            x = F.conv2d(x, reorder(layer.weight, 1, logical_at), layer.bias, layer.stride, layer.padding,
-                         layer.dilation)
-            logical_at = None
-        else:
-            raise TypeError(f"run_layers: {type(layer).__name__} after a ResBlock chain is not supported")
-        i += 1
-    if start is not None:
-        x, logical_at = run_head(children[start:], x, logical_at), None
-    return x, logical_at
 
 
 def _subpixel_upsampler(channels: int, scale: int) -> list[nn.Module]:
@@ -245,20 +128,18 @@ class OFRnet(nn.Module):
         # Level 1, ½ LR: start from zero flow.
         pooled = F.avg_pool2d(pair, 2)
         zeros = pooled.new_zeros(pooled.shape[0], 2, *pooled.shape[2:])
-        feats, order = run_layers(self.recurrent_features, torch.cat((pooled, zeros), 1))
-        flow_half = run_layers(self.recurrent_flow, feats, order)[0]
+        flow_half = self.recurrent_flow(self.recurrent_features(torch.cat((pooled, zeros), 1)))
         # Upsampling a flow by k multiplies its pixel displacement, hence its value, by k.
         flow_half_up = F.interpolate(flow_half, scale_factor=2, mode="bilinear", align_corners=False) * 2
         # Level 2, LR: refine the upsampled level-1 flow.
         warped = flow_warp(neighbour, flow_half_up)
-        feats, order = run_layers(self.recurrent_features, torch.cat((warped, centre, flow_half_up), 1))
-        flow_lr = run_layers(self.recurrent_flow, feats, order)[0] + flow_half_up
-        # Level 3, HR: sub-pixel head on the shared features plus the upsampled LR flow.
+        flow_lr = self.recurrent_flow(self.recurrent_features(torch.cat((warped, centre, flow_half_up), 1)))
+        flow_lr = flow_lr + flow_half_up
+        # Level 3, HR: sub-pixel head on the shared features, plus the upsampled LR flow.
         warped = flow_warp(neighbour, flow_lr)
-        inputs = torch.cat((warped, centre, flow_lr), 1)
         flow_lr_up = F.interpolate(flow_lr, scale_factor=self.scale, mode="bilinear", align_corners=False)
-        # One pass through both: recurrent_features' ResBlocks continue straight into the upsampler's.
-        flow_hr = run_layers([*self.recurrent_features, *self.upsampler], inputs)[0] + flow_lr_up * self.scale
+        flow_hr = self.upsampler(self.recurrent_features(torch.cat((warped, centre, flow_lr), 1)))
+        flow_hr = flow_hr + flow_lr_up * self.scale
         return FlowPyramid(flow_half, flow_lr, flow_hr)
 
 
@@ -277,7 +158,7 @@ class SRnet(nn.Module):
         )
 
     def forward(self, draft_cube: torch.Tensor) -> torch.Tensor:
-        return run_layers(self.body, draft_cube)[0]
+        return self.body(draft_cube)
 
 
 def motion_compensate(lr: torch.Tensor, flow_hr: torch.Tensor, scale: int) -> torch.Tensor:
@@ -311,11 +192,22 @@ class SOFVSROutput(NamedTuple):
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Architecture of one SOF-VSR network."""
+    """Architecture of one SOF-VSR network; the two parts may differ in width (the phase-1 hybrid)."""
 
     scale: int = 4
-    channels: int = TEACHER_CHANNELS
     n_frames: int = 3
+    ofrnet_channels: int = TEACHER_CHANNELS
+    srnet_channels: int = TEACHER_CHANNELS
+
+    @property
+    def channels(self) -> int:
+        """SRnet's ResBlock width: the whole model's, unless OFRnet differs (:attr:`hybrid`)."""
+        return self.srnet_channels
+
+    @property
+    def hybrid(self) -> bool:
+        """Whether OFRnet and SRnet differ in width."""
+        return self.ofrnet_channels != self.srnet_channels
 
 
 def check_lr_shape(lr: torch.Tensor, n_frames: int | None = None) -> None:
@@ -338,22 +230,30 @@ class SOFVSR(nn.Module):
     compensation builds a draft cube, SRnet (``srnet``) super-resolves the centre.
 
     ``SOFVSR(channels=320)`` is the paper's teacher, ``channels=240`` its student.
+    ``ofrnet_channels`` / ``srnet_channels`` (None: ``channels``) set one part's
+    width: ``SOFVSR(ofrnet_channels=320, srnet_channels=240)`` is the phase-1 model
+    (the teacher's OFRnet before a student SRnet). Initial weights come from the
+    global torch RNG, OFRnet's first.
     """
 
-    def __init__(self, scale: int = 4, channels: int = TEACHER_CHANNELS, n_frames: int = 3):
+    def __init__(self, scale: int = 4, channels: int = TEACHER_CHANNELS, n_frames: int = 3, *,
+                 ofrnet_channels: int | None = None, srnet_channels: int | None = None):
         super().__init__()
         if scale not in SUPPORTED_SCALES:
             raise ValueError(f"scale must be one of {SUPPORTED_SCALES}, got {scale}")
         if n_frames < 3 or n_frames % 2 == 0:
             raise ValueError(f"n_frames must be odd and >= 3, got {n_frames}")
-        self.config = ModelConfig(scale, channels, n_frames)
+        ofrnet_channels = channels if ofrnet_channels is None else ofrnet_channels
+        srnet_channels = channels if srnet_channels is None else srnet_channels
+        self.config = ModelConfig(scale, n_frames, ofrnet_channels, srnet_channels)
         self.scale = scale
         self.n_frames = n_frames
-        self.ofrnet = OFRnet(scale, channels)
-        self.srnet = SRnet(scale, channels, n_frames)
+        self.ofrnet = OFRnet(scale, ofrnet_channels)
+        self.srnet = SRnet(scale, srnet_channels, n_frames)
         # channels_last (NHWC) weights make every conv run NHWC: the depthwise and
-        # 1x1 convs are faster so on CPU (bench/README.md) and no layout reorders
-        # happen between layers. Values and state-dict keys are unchanged.
+        # 1x1 convs are faster so on CPU (bench/README.md), and under the fast
+        # execution no layout reorders happen between layers (the plain channel
+        # shuffle returns NCHW memory). Values and state-dict keys are unchanged.
         self.to(memory_format=torch.channels_last)
 
     def estimate_flows(self, lr: torch.Tensor) -> FlowPyramid:

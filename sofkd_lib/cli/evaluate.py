@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from sofkd_lib.cli.argtypes import positive_int
-from sofkd_lib.data.io import check_writable
-from sofkd_lib.evaluation.evaluate import BICUBIC, evaluate_model, format_results, load_model, model_name, write_json
+from sofkd_lib.data.io import check_writable, write_json_atomic
+from sofkd_lib.evaluation.evaluate import BICUBIC, evaluate_model, format_results, model_name
+from sofkd_lib.weights.checkpoint import load_model
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,13 +34,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
+def model_from_args(args: argparse.Namespace) -> tuple[Any, int]:
+    """``(model, scale)`` from ``--checkpoint``/``--official``/``--scale``/``--device`` (evaluate, upscale).
+
+    ``bicubic`` is the baseline (x4 unless ``--scale``); anything else goes through
+    :func:`~sofkd_lib.weights.checkpoint.load_model`, the authors' files only with ``--official``.
+    """
+    if str(args.checkpoint) == BICUBIC:
+        return BICUBIC, int(args.scale or 4)
+    model = load_model(args.checkpoint, scale=args.scale, official=bool(args.official)).to(args.device)
+    return model, model.scale
+
+
 def run(args: argparse.Namespace) -> int:
     """Errors reach :func:`sofkd_lib.cli.main.main`, the one place that reports them."""
     from sofkd_lib.data.datasets import load_dataset, set_name
 
     if args.output:  # before any work: a bad location must not cost the evaluation
         check_writable(args.output, what="--output")
-    model, scale = load_model(args.checkpoint, args.scale, args.official, args.device)
+    model, scale = model_from_args(args)
     clips = load_dataset(args.kind, args.data, split=args.split, max_frames=args.max_frames)
     name = BICUBIC if model == BICUBIC else f"{Path(args.checkpoint).name} ({model_name(model)})"
     res = evaluate_model(model, clips, scale, device=args.device, progress=not args.no_progress, name=name)
@@ -46,6 +60,6 @@ def run(args: argparse.Namespace) -> int:
     res["data"], res["dataset"] = str(args.data), set_name(args.kind, args.split, args.data)
     print(format_results(res))
     if args.output:
-        write_json(args.output, res)
+        write_json_atomic(args.output, res, indent=2)  # NaN/inf as null
         print(f"wrote {args.output}")
     return 0

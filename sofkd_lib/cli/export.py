@@ -6,7 +6,8 @@ import argparse
 from sofkd_lib.archs.sofvsr_arch import SUPPORTED_SCALES
 from sofkd_lib.cli.argtypes import even_int
 from sofkd_lib.data.io import check_writable
-from sofkd_lib.inference.export import DEFAULT_OPSET, check_onnx, export_onnx, load_checkpoint
+from sofkd_lib.inference.export import DEFAULT_OPSET, check_onnx, export_onnx
+from sofkd_lib.weights.checkpoint import load_model
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     check_writable(args.onnx, what="--onnx")  # before loading and tracing
     if args.opset < 16:
         raise ValueError(f"--opset must be >= 16 (GridSample), got {args.opset}")
-    model = load_checkpoint(args.checkpoint, official=args.official, scale=args.scale)
+    model = load_model(args.checkpoint, official=bool(args.official), scale=args.scale)
     out = export_onnx(model, args.onnx, args.height, args.width, args.opset, dynamic=not args.static)
     try:
         diff = check_onnx(out, model, args.height, args.width)

@@ -7,8 +7,33 @@ from pathlib import Path
 
 import torch.distributed as dist
 
-from sofkd_lib.engine.config import VARIANTS, ConfigError, field_help
-from sofkd_lib.engine.train import _FLAG_FIELDS, config_from_args, current_dist, run_training
+from sofkd_lib.engine.config import (
+    VARIANTS,
+    ConfigError,
+    TrainConfig,
+    field_help,
+    make_config,
+    parse_overrides,
+    parse_value,
+)
+from sofkd_lib.engine.distributed import (
+    current_dist,
+)
+from sofkd_lib.engine.train import run_training
+
+_FLAG_FIELDS = ("iterations", "batch_size", "patch_size", "lr", "alpha", "seed", "device", "dataset", "data_root")
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The config the command line describes; wrong names, types or values name the field."""
+    overrides = parse_overrides(args.overrides)
+    for name in _FLAG_FIELDS:
+        text = getattr(args, f"flag_{name}")
+        if text is not None:
+            if name in overrides:
+                raise ConfigError(f"TrainConfig.{name} given both as --{name.replace('_', '-')} and --set")
+            overrides[name] = parse_value(name, text)
+    return make_config(args.profile, overrides, variant=args.variant)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 
 from sofkd_lib.cli.argtypes import even_int
+from sofkd_lib.cli.evaluate import model_from_args
 from sofkd_lib.data.io import check_writable
-from sofkd_lib.evaluation.evaluate import load_model
 from sofkd_lib.inference.tiling import TileConfig
 from sofkd_lib.inference.upscale import upscale
 
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     check_writable(args.output, folder=True, what="-o/--output")
     if args.video:
         check_writable(args.video, what="--video")
-    model, scale = load_model(args.checkpoint, args.scale, args.official, args.device)
+    model, scale = model_from_args(args)
     written = upscale(model, scale, args.input, args.output, tiles=TileConfig(args.tile, args.tile_pad),
                       video=args.video, fps=args.fps, device=args.device, progress=not args.no_progress)
     print(f"wrote {len(written)} frames to {args.output}" + (f" and {args.video}" if args.video else ""))

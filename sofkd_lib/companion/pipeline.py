@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sofkd_lib.method.variants import NAMES, TABLE1
+from sofkd_lib.method.variants import NAMES, TABLE1, variant_spec
 from sofkd_lib.settings import REPO_ROOT, shared_data_root
 
 #: Table 1's variants in dependency order, and what each needs (:mod:`sofkd_lib.method.variants`).
@@ -212,8 +212,9 @@ def plan_runs(profile: str, root: Path | None = None, device: str = "cpu",
         params: dict[str, Any] = {"variant": variant, "profile": profile, "device": device, "out_dir": str(out_dir)}
         if "teacher" in DEPENDS[variant]:
             params["teacher_checkpoint"] = str(folder / "teacher" / CHECKPOINT)
-        if variant == "phase1+2":
-            params["init_checkpoint"] = str(folder / "phase1" / CHECKPOINT)
+        init_from = variant_spec(variant).init_from  # the run whose weights a frozen part carries
+        if init_from is not None:
+            params["init_checkpoint"] = str(folder / init_from / CHECKPOINT)
         params.update(overrides or {})
         specs.append(RunSpec(variant, profile, params, folder / f"{variant}.ipynb", out_dir, DEPENDS[variant]))
     return specs
@@ -236,16 +237,6 @@ def is_current(spec: RunSpec) -> bool:
     except (OSError, ValueError):
         return False
     return record.get("key") == spec.key and spec.notebook.is_file() and spec.checkpoint.is_file()
-
-
-# --------------------------------------------------------------------------- atomic IO
-def write_json_atomic(path: Path, data: Any) -> Path:
-    """Write ``data`` as JSON through a temporary file and a rename."""
-    from sofkd_lib.data.io import atomic_write_bytes
-
-    text = json.dumps(data, indent=1, sort_keys=False, allow_nan=False) + "\n"
-    atomic_write_bytes(path, lambda tmp: tmp.write_text(text))
-    return Path(path)
 
 
 # --------------------------------------------------------------------------- execution
@@ -271,6 +262,8 @@ def papermill_executor(spec: RunSpec) -> None:
 def run_training(specs: Sequence[RunSpec], executor: Callable[[RunSpec], None] = papermill_executor,
                  force: bool = False, log: Callable[[str], None] = print) -> dict[str, dict[str, Any]]:
     """Execute (or reuse) every run in order; return variant → record."""
+    from sofkd_lib.data.io import write_json_atomic
+
     records: dict[str, dict[str, Any]] = {}
     for spec in specs:
         if not force and is_current(spec):
@@ -293,7 +286,7 @@ def run_training(specs: Sequence[RunSpec], executor: Callable[[RunSpec], None] =
             "notebook": _rel(spec.notebook), "checkpoint": _rel(spec.checkpoint),
             "wall_s": round(wall, 2), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        write_json_atomic(spec.record_path, record)
+        write_json_atomic(spec.record_path, record, non_finite="error")  # a record holds no NaN
         records[spec.variant] = record
         log(f"[pipeline]   done in {wall:.1f} s")
     return records
@@ -339,14 +332,6 @@ def test_sets(profile: str) -> list[EvalSet]:
     return sets
 
 
-def load_trained(path: Path):
-    """A trained variant from its checkpoint, through the trainers' loader."""
-    from sofkd_lib.weights.checkpoint import load_model_checkpoint
-
-    model = load_model_checkpoint(path)
-    return model.eval()
-
-
 def evaluate_all(profile: str, records: Mapping[str, Mapping[str, Any]], root: Path | None = None,
                  device: str = "cpu", force: bool = False, log: Callable[[str], None] = print,
                  sets: Sequence[EvalSet] | None = None) -> dict[str, Any]:
@@ -354,7 +339,9 @@ def evaluate_all(profile: str, records: Mapping[str, Mapping[str, Any]], root: P
 
     Reused when the variants' keys, the library and the test sets are unchanged.
     """
+    from sofkd_lib.data.io import write_json_atomic
     from sofkd_lib.evaluation.evaluate import evaluate_model
+    from sofkd_lib.weights.checkpoint import load_model
 
     sets = list(sets) if sets is not None else test_sets(profile)
     path = profile_dir(profile, root) / RESULTS_NAME
@@ -376,7 +363,7 @@ def evaluate_all(profile: str, records: Mapping[str, Mapping[str, Any]], root: P
     models: dict[str, Any] = {"bicubic": "bicubic"}
     for variant in VARIANTS:
         if variant in records:
-            models[variant] = load_trained(profile_dir(profile, root) / variant / CHECKPOINT)
+            models[variant] = load_model(profile_dir(profile, root) / variant / CHECKPOINT)
     datasets: dict[str, Any] = {}
     for s in sets:
         log(f"[pipeline] evaluate on {s.name} (max {s.max_frames} frames per sequence)")
@@ -392,7 +379,7 @@ def evaluate_all(profile: str, records: Mapping[str, Mapping[str, Any]], root: P
         "wall_s": round(time.perf_counter() - start, 2),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    write_json_atomic(path, results)
+    write_json_atomic(path, results, non_finite="error")
     log(f"[pipeline] wrote {_rel(path)} in {results['wall_s']:.1f} s")
     return results
 
@@ -414,7 +401,7 @@ def training_history(profile: str, variants: Iterable[str], root: Path | None = 
     """metrics.csv of several runs in one long DataFrame (column ``variant``), validation PSNR as ``val_psnr``."""
     import pandas as pd
 
-    from sofkd_lib.engine.train import load_history
+    from sofkd_lib.engine.run_folder import load_history
 
     frames = []
     for variant in variants:
@@ -562,3 +549,16 @@ def run_pipeline(profile: str, device: str = "cpu", force: bool = False, build: 
     print(f"[pipeline] book build {time.perf_counter() - t2:.1f} s (exit {status}); total {time.perf_counter() - t0:.1f} s",
           flush=True)
     return status
+
+
+def glued_values(notebook: Any) -> dict[str, str]:
+    """Values an executed notebook glued (myst-nb keeps them as outputs tagged ``scrapbook``), as text."""
+    found = {}
+    for cell in notebook.cells:
+        for out in cell.get("outputs", []):
+            scrap = out.get("metadata", {}).get("scrapbook", {})
+            if scrap.get("name"):
+                plain = out.get("data", {}).get(scrap.get("mime_prefix", "") + "text/plain")
+                if plain is not None:
+                    found[scrap["name"]] = plain.strip("'")  # strings are stored as their repr
+    return found

@@ -14,7 +14,6 @@ backend-independent ``Figure`` objects it creates.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -243,14 +242,6 @@ def error_map(estimate: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return np.abs(a - b)
 
 
-def endpoint_error(flow, flow_gt) -> np.ndarray:
-    """Per-pixel end-point error ‖flow − flow_gt‖₂ (pixels), (H, W)."""
-    a, b = _as_hw2(flow), _as_hw2(flow_gt)
-    if a.shape != b.shape:
-        raise ValueError(f"flow shapes differ: {a.shape} vs {b.shape}")
-    return np.sqrt(((a - b) ** 2).sum(-1))
-
-
 def plot_loss_curves(metrics, columns: Sequence[str] | None = None, title: str | None = None, hue: str | None = None,
                      ncols: int | None = None):
     """Loss terms against iteration (log y) with seaborn, one panel per term.
@@ -378,18 +369,10 @@ def plot_paper_comparison(values, reference: str = "paper", title: str | None = 
 
 
 def save_png(fig, path: str | os.PathLike, dpi: int = 110) -> Path:
-    """Write ``fig`` as PNG via a temporary file and a rename; return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=dpi)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    """Write ``fig`` as PNG atomically (:func:`sofkd_lib.data.io.write_atomic`); return the path."""
+    from sofkd_lib.data.io import write_atomic
+
+    return write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))
 
 
 # --------------------------------------------------------------------------- diagrams
@@ -532,3 +515,26 @@ def plot_seed_curves(curves: Mapping[int, object], column: str = "psnr", title: 
     if title:
         ax.set_title(title, fontsize=10)
     return fig
+
+
+def module_stages(seq: Sequence[object]) -> list[tuple[str, str]]:
+    """(name, detail) boxes for :func:`plot_module_chain`, one per layer of an ``nn.Sequential``, read from the modules.
+
+    Convolutions give their kernel and channels, a chain of residual blocks its length
+    and width, a pixel shuffle its factor; activations and other layers are left out.
+    """
+    from torch import nn
+
+    from sofkd_lib.archs.sofvsr_arch import CascadedResBlocks
+
+    out = []
+    for m in seq:
+        if isinstance(m, nn.Conv2d):
+            out.append((f"conv {m.kernel_size[0]}×{m.kernel_size[1]}", f"{m.in_channels}→{m.out_channels}"))
+        elif isinstance(m, CascadedResBlocks):
+            # A block's first 1×1 convolution sees half of the channels (the other half passes unchanged).
+            c = m.body[0].body[0].in_channels * 2
+            out.append((f"{len(m.body)}× ResBlock", f"{c} ch"))
+        elif isinstance(m, nn.PixelShuffle):
+            out.append(("pixel shuffle", f"×{m.upscale_factor}"))
+    return out

@@ -41,9 +41,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
-import os
-import platform
 import re
 import shlex
 import shutil
@@ -58,6 +55,7 @@ from typing import Any
 import torch
 
 from sofkd_lib.companion.tables import TABLE1_ROWS
+from sofkd_lib.data.io import write_atomic, write_json_atomic, write_text_atomic
 from sofkd_lib.engine.config import (
     VARIANTS,
     TrainConfig,
@@ -67,9 +65,10 @@ from sofkd_lib.engine.config import (
     student_budget_note,
 )
 from sofkd_lib.engine.config import diff as config_diff
-from sofkd_lib.method.variants import TABLE1
+from sofkd_lib.engine.runtime import hardware
+from sofkd_lib.method.variants import TABLE1, variant_spec
 from sofkd_lib.settings import REPO_ROOT, cache_dir, shared_data_root
-from sofkd_lib.weights.checkpoint import FORMAT, VERSION, load_checkpoint, model_from_checkpoint, save_atomic
+from sofkd_lib.weights.checkpoint import FORMAT, VERSION, load_checkpoint, load_model, save_atomic
 from sofkd_lib.weights.pretrained import INDEX_NAME, model_name, read_index, recorded_root, register
 
 #: variant → the variants whose checkpoints it needs (:mod:`sofkd_lib.method.variants`).
@@ -239,44 +238,12 @@ def variant_config(options: RecordOptions, variant: str, seed: int | None = None
 
 
 # --------------------------------------------------------------------------- files
-def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _clean(x: Any) -> Any:
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, Mapping):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    if isinstance(x, Path):
-        return str(x)
-    return x
-
-
-def write_json(path: Path, data: Any) -> None:
-    """JSON written atomically; NaN/inf become null."""
-    _write_text(path, json.dumps(_clean(data), indent=1, ensure_ascii=False) + "\n")
-
-
 def _read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
 def _copy(src: Path, dst: Path) -> None:
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(dst, lambda tmp: shutil.copyfile(src, tmp))
 
 
 # --------------------------------------------------------------------------- weights
@@ -284,7 +251,7 @@ def weights_payload(checkpoint: Mapping[str, Any], dtype: torch.dtype) -> dict[s
     """A training checkpoint reduced to what inference needs, floating tensors cast to ``dtype``.
 
     It keeps the training-checkpoint format (no optimiser, RNG or scheduler), so
-    :func:`sofkd_lib.weights.checkpoint.load_model_checkpoint` and the commands load it;
+    :func:`sofkd_lib.weights.checkpoint.load_model` and the commands load it;
     loading casts the weights back to the model's float32.
     """
     state = {k: (v.to(dtype) if v.is_floating_point() else v).clone() for k, v in checkpoint["model"].items()}
@@ -294,13 +261,6 @@ def weights_payload(checkpoint: Mapping[str, Any], dtype: torch.dtype) -> dict[s
         "iteration": int(checkpoint["iteration"]), "seconds": float(checkpoint.get("seconds", 0.0)),
         "dtype": str(dtype).replace("torch.", ""),
     }
-
-
-def model_with_dtype(checkpoint: Mapping[str, Any], dtype: torch.dtype):
-    """The checkpoint's model (float32 compute) with its weights rounded to ``dtype`` (what weights.pt gives)."""
-    payload = weights_payload(checkpoint, dtype)
-    payload["architecture"] = checkpoint["architecture"]
-    return model_from_checkpoint(payload, f"{checkpoint['variant']} weights ({dtype})").eval()
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -339,29 +299,6 @@ def load_vid4(options: RecordOptions) -> tuple[list | None, str | None]:
 
 
 # --------------------------------------------------------------------------- provenance
-def hardware() -> dict[str, Any]:
-    """CPU model, cores, threads, torch version, GPU (if any) and load of this machine."""
-    cpu = platform.processor() or None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info: dict[str, Any] = {
-        "cpu_model": cpu, "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "python": platform.python_version(),
-        "platform": platform.platform(), "cuda": torch.cuda.is_available(),
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-    }
-    if hasattr(os, "getloadavg"):
-        info["load_average_1_5_15min"] = [round(x, 2) for x in os.getloadavg()]
-    return info
-
-
 def git_state(repo: Path = REPO_ROOT) -> dict[str, Any]:
     """Commit and whether tracked files differ from it (read-only git calls); None values without git."""
     def git(*args: str) -> str | None:
@@ -401,7 +338,7 @@ def _train(options: RecordOptions, variant: str, config: TrainConfig, seed: int 
         out.mkdir(parents=True, exist_ok=True)
         log["invocations"].append({"start": start, "end": _now(), "wall_seconds": round(time.perf_counter() - t0, 1),
                                    "command": options.command, "hardware": hardware()})
-        write_json(log_path, log)
+        write_json_atomic(log_path, log)
     return log
 
 
@@ -409,7 +346,8 @@ def _inputs(options: RecordOptions, variant: str, seed: int | None) -> tuple[Pat
     """(teacher checkpoint, phase-1 init checkpoint) that entry ``variant`` of ``seed`` trains from."""
     v = entry(variant).variant
     teacher = options.teacher_checkpoint() if "teacher" in DEPENDENCIES[v] else None
-    init = options.work_dir() / options.unit("phase1", seed) / "last.pt" if v == "phase1+2" else None
+    init_from = variant_spec(v).init_from
+    init = options.work_dir() / options.unit(init_from, seed) / "last.pt" if init_from is not None else None
     return teacher, init
 
 
@@ -430,8 +368,8 @@ def _warm_start_report(config: TrainConfig) -> dict[str, Any] | None:
     """Which tensors the teacher's warm start transferred, derived or left fresh (recomputed: deterministic)."""
     if config.warm_start is None:
         return None
-    from sofkd_lib.engine.train import warm_start_official
     from sofkd_lib.weights.checkpoint import Architecture, build_model
+    from sofkd_lib.weights.warm_start import warm_start_official
 
     c = config
     model = build_model(Architecture(c.scale, c.n_frames, c.teacher_channels, c.teacher_channels))
@@ -464,8 +402,8 @@ def record_variant(options: RecordOptions, variant: str, embedded: list, vid4: l
 
     # Precision: float16 weights only if they score within the tolerance of float32.
     t0 = time.perf_counter()
-    res32 = _evaluate(model_with_dtype(checkpoint, torch.float32), embedded, config.scale, f"{unit} float32")
-    res16 = _evaluate(model_with_dtype(checkpoint, torch.float16), embedded, config.scale, f"{unit} float16")
+    res32 = _evaluate(load_model(out / "last.pt", dtype=torch.float32), embedded, config.scale, f"{unit} float32")
+    res16 = _evaluate(load_model(out / "last.pt", dtype=torch.float16), embedded, config.scale, f"{unit} float16")
     gap = precision_gap(res16, res32)
     half = gap <= options.fp16_tolerance_db
     dtype = torch.float16 if half else torch.float32
@@ -476,22 +414,22 @@ def record_variant(options: RecordOptions, variant: str, embedded: list, vid4: l
     }
     chosen["split"] = "embedded test"
     save_atomic(weights_payload(checkpoint, dtype), dest / "weights.pt")
-    write_json(dest / "eval_embedded.json", chosen)
+    write_json_atomic(dest / "eval_embedded.json", chosen)
     log(f"{unit}: embedded test {res32['average']['psnr']:.3f} dB (float32) / {res16['average']['psnr']:.3f} dB "
         f"(float16), gap {gap:.4f} dB → weights stored as {'float16' if half else 'float32'}")
 
     if vid4 is not None:
-        res = _evaluate(model_with_dtype(checkpoint, dtype), vid4, config.scale, f"{unit} ({dtype})")
+        res = _evaluate(load_model(out / "last.pt", dtype=dtype), vid4, config.scale, f"{unit} ({dtype})")
         res["split"] = "Vid4"
         res["weights_dtype"] = str(dtype).replace("torch.", "")
         res["max_frames"] = options.vid4_max_frames
-        write_json(dest / "eval_vid4.json", res)
+        write_json_atomic(dest / "eval_vid4.json", res)
         log(f"{unit}: Vid4 x{config.scale} {res['average']['psnr']:.3f} dB / {res['average']['ssim']:.4f}")
     else:
-        write_json(dest / "eval_vid4.json", {"skipped": vid4_reason})
+        write_json_atomic(dest / "eval_vid4.json", {"skipped": vid4_reason})
     eval_seconds = time.perf_counter() - t0
 
-    write_json(dest / "config.json", config.to_dict())
+    write_json_atomic(dest / "config.json", config.to_dict())
     _copy(out / "metrics.csv", dest / "metrics.csv")
     if (out / "validation.csv").is_file():
         _copy(out / "validation.csv", dest / "validation.csv")
@@ -527,7 +465,7 @@ def record_variant(options: RecordOptions, variant: str, embedded: list, vid4: l
                           seeds=list(options.seeds or ()))
         if options.teacher is not None and teacher is not None:
             provenance["teacher_source"] = {"spec": options.teacher, "sha256": _sha256(teacher)}
-    write_json(dest / "provenance.json", provenance)
+    write_json_atomic(dest / "provenance.json", provenance)
     return provenance
 
 
@@ -544,19 +482,19 @@ def record_external_teacher(options: RecordOptions, embedded: list, vid4: list |
     if checkpoint["variant"] != "teacher":
         raise RecordError(f"--teacher {options.teacher}: {path} holds variant {checkpoint['variant']!r}, not a teacher")
     t0 = time.perf_counter()
-    model = model_from_checkpoint(checkpoint, f"teacher {path}").float().eval()
+    model = load_model(path, role="teacher")
     scale = int(checkpoint["config"]["scale"])
     res = _evaluate(model, embedded, scale, "teacher (--teacher)")
     res["split"] = "embedded test"
-    write_json(dest / "eval_embedded.json", res)
+    write_json_atomic(dest / "eval_embedded.json", res)
     if vid4 is not None:
         res = _evaluate(model, vid4, scale, "teacher (--teacher)")
         res.update(split="Vid4", max_frames=options.vid4_max_frames)
-        write_json(dest / "eval_vid4.json", res)
+        write_json_atomic(dest / "eval_vid4.json", res)
         log(f"teacher (--teacher {options.teacher}): Vid4 x{scale} {res['average']['psnr']:.3f} dB")
     else:
-        write_json(dest / "eval_vid4.json", {"skipped": vid4_reason})
-    write_json(dest / "config.json", checkpoint["config"])
+        write_json_atomic(dest / "eval_vid4.json", {"skipped": vid4_reason})
+    write_json_atomic(dest / "config.json", checkpoint["config"])
     source_prov = path.parent / "provenance.json"
     dtype = checkpoint.get("dtype", "float32")
     provenance = {
@@ -573,7 +511,7 @@ def record_external_teacher(options: RecordOptions, embedded: list, vid4: list |
         "evaluation_seconds": round(time.perf_counter() - t0, 1), "weights_dtype": dtype,
         "vid4": str(options.vid4_dir()) if vid4 is not None else None, "vid4_skipped": vid4_reason,
     }
-    write_json(dest / "provenance.json", provenance)
+    write_json_atomic(dest / "provenance.json", provenance)
     return provenance
 
 
@@ -582,13 +520,13 @@ def _record_bicubic(options: RecordOptions, embedded: list, vid4: list | None, s
     dest = options.run_dir() / "bicubic"
     res = _evaluate("bicubic", embedded, scale, "bicubic")
     res["split"] = "embedded test"
-    write_json(dest / "eval_embedded.json", res)
+    write_json_atomic(dest / "eval_embedded.json", res)
     if vid4 is None:
         return None
     res = _evaluate("bicubic", vid4, scale, "bicubic")
     res["split"] = "Vid4"
     res["max_frames"] = options.vid4_max_frames
-    write_json(dest / "eval_vid4.json", res)
+    write_json_atomic(dest / "eval_vid4.json", res)
     return res
 
 
@@ -725,7 +663,7 @@ def update_index(options: RecordOptions, provenance: Mapping[str, Any], scale: i
         raise RecordError(f"run {options.run_id!r} is a multi-seed run in {root / INDEX_NAME}; pass its --seeds")
     runs.update({"date": provenance["date"], "profile": options.profile, "repeat": repeat_command(options)})
     runs["variants"] = [v for v in ENTRY_NAMES if v in {*runs["variants"], variant}]
-    write_json(root / INDEX_NAME, index)
+    write_json_atomic(root / INDEX_NAME, index)
 
 
 def update_index_seeded(options: RecordOptions) -> None:
@@ -747,7 +685,7 @@ def update_index_seeded(options: RecordOptions) -> None:
         "date": _now(), "profile": options.profile, "repeat": repeat_command(merged),
         "seeds": list(seeds), "entries": list(entries), "teacher": options.teacher or "trained in this run",
     }
-    write_json(root / INDEX_NAME, index)
+    write_json_atomic(root / INDEX_NAME, index)
 
 
 def repeat_command(options: RecordOptions) -> str:
@@ -878,5 +816,5 @@ def write_readme(root: Path) -> Path:
             lines += ["", notes.read_text(encoding="utf-8").strip()]
         lines.append("")
     path = root / "README.md"
-    _write_text(path, "\n".join(lines).rstrip() + "\n")
+    write_text_atomic(path, "\n".join(lines).rstrip() + "\n")
     return path

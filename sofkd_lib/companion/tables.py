@@ -266,3 +266,29 @@ def budget_label(profile: str) -> str:
     return (f"profile {profile}: teacher {c.teacher_iterations:,} it, student w/o KD {c.student_iterations:,} it, "
             f"each distillation phase {c.phase_iterations:,} it; batch {c.batch_size} of "
             f"{c.patch_size}×{c.patch_size} LR patches ({profile_notes(profile)})")
+
+
+def readable_value(name: str, text: str) -> str:
+    """A value a training notebook glued, for the reader: ``*seconds`` as durations, PSNR to 0.01 dB,
+    whole numbers with thousands separators, other numbers to 4 significant digits, NaN as :data:`MISSING`."""
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    if value != value:
+        return MISSING
+    if name.endswith("seconds"):
+        return format_duration(value)
+    if "psnr" in name:
+        return f"{value:.2f} dB"
+    if value.is_integer():
+        return f"{int(value):,}"
+    return f"{value:.4g}"
+
+
+def caveat_lines(caveats: Mapping[str, str]) -> list[str]:
+    """One line per distinct caveat of a recorded run, naming every model it concerns."""
+    by_text: dict[str, list[str]] = {}
+    for model, text in caveats.items():
+        by_text.setdefault(text, []).append(model)
+    return [f"caveat, recorded {' and '.join(models)}: {text}" for text, models in by_text.items()]

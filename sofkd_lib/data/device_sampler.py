@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -75,20 +76,8 @@ class DeviceSampler(TrainSampler):
     lr (B, T, 1, p, p) and hr (B, T, 1, s·p, s·p) float32 tensors on ``device``.
     """
 
-    def __init__(
-        self,
-        clips: Sequence[Clip],
-        scale: int = 4,
-        patch_size: int = 32,
-        n_frames: int = 3,
-        seed: int = 0,
-        degradation: str = "bicubic-matlab",
-        augment: bool = True,
-        border: int = 10,
-        device: str | torch.device = "cpu",
-    ):
-        super().__init__(clips, scale=scale, patch_size=patch_size, n_frames=n_frames, seed=seed,
-                         degradation=degradation, augment=augment, border=border)
+    def __init__(self, clips: Sequence[Clip], *, device: str | torch.device = "cpu", **sampler_args: Any):
+        super().__init__(clips, **sampler_args)  # TrainSampler's arguments and their checks, unchanged
         self.device = torch.device(device)
         s = self.scale
         hr_parts, lr_parts, meta = [], [], []

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from sofkd_lib.data.datasets import Clip, LayeredMotion
-from sofkd_lib.data.io import DataError, atomic_write_bytes, read_video
+from sofkd_lib.data.io import DataError, read_video, write_atomic
 from sofkd_lib.data.resize import imresize
 from sofkd_lib.settings import cache_dir
 
@@ -277,11 +277,11 @@ def embedded_dir(cache: str | os.PathLike | None = None) -> Path:
 
 def _save_clip(folder: Path, clip: Clip) -> dict:
     frames_file = folder / f"{clip.name}.npy"
-    atomic_write_bytes(frames_file, lambda tmp: np.save(tmp, clip.frames))
+    write_atomic(frames_file, lambda tmp: np.save(tmp, clip.frames))
     entry = {"name": clip.name, "source": clip.source, "frames": frames_file.name, "shape": list(clip.frames.shape)}
     if clip.motion is not None:
         motion_file = folder / f"{clip.name}.motion.npz"
-        atomic_write_bytes(
+        write_atomic(
             motion_file,
             lambda tmp: np.savez(tmp, affines=clip.motion.affines, labels=clip.motion.labels),
         )
@@ -305,7 +305,7 @@ def build_embedded(split: str, cache: str | os.PathLike | None = None) -> Path:
         "clips": entries,
     }
     path = folder / "manifest.json"
-    atomic_write_bytes(path, lambda tmp: tmp.write_text(json.dumps(manifest, indent=1, ensure_ascii=False)))
+    write_atomic(path, lambda tmp: tmp.write_text(json.dumps(manifest, indent=1, ensure_ascii=False)))
     return path
 
 

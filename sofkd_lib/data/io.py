@@ -1,11 +1,14 @@
 """Reading and writing frames: natural sort, PIL/PyAV decoding, clear errors, atomic writes."""
 from __future__ import annotations
 
+import json
+import math
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -182,14 +185,24 @@ def check_writable(path: str | os.PathLike, *, folder: bool = False, what: str =
     return path
 
 
-def atomic_write_bytes(path: str | os.PathLike, writer) -> None:
-    """Call ``writer(tmp_path)`` then rename onto ``path``: no half-written file survives."""
+def write_atomic(path: str | os.PathLike, write: Callable[[Path], None], *, fsync: bool = False) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it onto ``path``; return ``path``.
+
+    The one atomic writer: readers see the old file or the new one, never a half-written
+    one, and a ``write`` that raises leaves neither the target nor the temporary behind.
+    The temporary keeps ``path``'s suffix (writers that pick a format by suffix, such as
+    ``np.save``, see the right one). ``fsync`` flushes it to disk before the rename
+    (checkpoints: a crash right after the rename must not leave an empty file).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
-        writer(Path(tmp))
+        write(Path(tmp))
+        if fsync:
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
@@ -197,6 +210,50 @@ def atomic_write_bytes(path: str | os.PathLike, writer) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return path
+
+
+#: Former name of :func:`write_atomic`, kept while modules outside data/ still import it.
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically (:func:`write_atomic`)."""
+    return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def json_ready(obj: Any) -> Any:
+    """``obj`` with NaN and inf replaced by None (JSON null), mapping keys as strings, paths as strings.
+
+    The one non-finite cleaner of the package: JSON has no NaN, and a score or loss
+    that diverged is recorded as null rather than as a file other readers reject.
+    """
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, Mapping):
+        return {str(k): json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_ready(v) for v in obj]
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    return obj
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any, *, indent: int = 1, non_finite: str = "null") -> Path:
+    """Write ``obj`` as JSON (UTF-8, one trailing newline) atomically; return ``path``.
+
+    ``non_finite`` "null": NaN/inf become null (:func:`json_ready`); "error": they raise
+    a ValueError naming ``path`` and the old file is kept (files whose readers need
+    every number, e.g. run records).
+    """
+    if non_finite not in ("null", "error"):
+        raise ValueError(f"non_finite must be 'null' or 'error', got {non_finite!r}")
+    if non_finite == "null":
+        obj = json_ready(obj)
+    try:
+        text = json.dumps(obj, indent=indent, ensure_ascii=False, allow_nan=False)
+    except ValueError as exc:
+        raise ValueError(f"{path}: not written, the data holds a number JSON cannot store ({exc})") from None
+    return write_text_atomic(path, text + "\n")
 
 
 def write_image(path: str | os.PathLike, rgb_uint8: np.ndarray) -> None:
@@ -207,7 +264,7 @@ def write_image(path: str | os.PathLike, rgb_uint8: np.ndarray) -> None:
     fmt = Image.registered_extensions().get(Path(path).suffix.lower())
     if fmt is None:
         raise ValueError(f"unknown image format for {path}")
-    atomic_write_bytes(path, lambda tmp: Image.fromarray(arr, "RGB").save(tmp, format=fmt))
+    write_atomic(path, lambda tmp: Image.fromarray(arr, "RGB").save(tmp, format=fmt))
 
 
 def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float = 25.0, crf: int = 18) -> None:
@@ -235,4 +292,4 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: floa
             for packet in stream.encode():
                 container.mux(packet)
 
-    atomic_write_bytes(path, _write)
+    write_atomic(path, _write)

@@ -15,13 +15,9 @@ pixels and scored by end-point error (EPE).
 """
 from __future__ import annotations
 
-import json
-import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,10 +26,9 @@ import torch
 from sofkd_lib.archs.warp import model_to_pixels
 from sofkd_lib.data.color import rgb_to_ycbcr, ycbcr_to_rgb
 from sofkd_lib.data.datasets import Clip
-from sofkd_lib.data.io import atomic_write_bytes
 from sofkd_lib.data.resize import imresize
 from sofkd_lib.evaluation.metrics import endpoint_error, score_frame
-from sofkd_lib.weights.checkpoint import CheckpointError, check_finite, load_weights_file
+from sofkd_lib.weights.checkpoint import CheckpointError
 
 BICUBIC = "bicubic"
 #: 1-based index of the first scored frame (the last is n - FIRST_SCORED + 1).
@@ -246,100 +241,6 @@ def evaluate_model(
         "torch_threads": torch.get_num_threads(),
         "wall_seconds": round(time.perf_counter() - start, 3),
     }
-
-
-# ---------------------------------------------------------------- checkpoints
-
-
-def _find_state_dict(obj: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """The SOFVSR state dict inside a checkpoint (plain, or under a common key) and any
-    architecture/config dict stored beside it (``sofkd_lib.weights.checkpoint`` keeps ``architecture``)."""
-    def is_sofvsr(d: Any) -> bool:
-        return isinstance(d, dict) and any(isinstance(k, str) and k.startswith("srnet.") for k in d)
-
-    if is_sofvsr(obj):
-        return obj, {}
-    if isinstance(obj, dict):
-        config: dict[str, Any] = {}
-        for key in ("architecture", "config", "model_config"):
-            if isinstance(obj.get(key), dict):
-                config = obj[key]
-                break
-        for key in ("model", "state_dict", "model_state", "model_state_dict", "student", "ema"):
-            if is_sofvsr(obj.get(key)):
-                return obj[key], config
-    raise ValueError("no SOFVSR state dict (keys 'srnet.*' and 'ofrnet.*') found in the checkpoint")
-
-
-def load_model(checkpoint: str | os.PathLike, scale: int | None = None, official: bool = False,
-               device: str | torch.device = "cpu") -> tuple[Any, int]:
-    """``(model, scale)`` from ``checkpoint``: ``"bicubic"``, the authors' release (``official``)
-    or a sofkd checkpoint, or ``pretrained:NAME`` (a recorded run, see :mod:`sofkd_lib.weights.pretrained`).
-    Widths are read from the weights' shapes, so teacher, student and the phase-1 hybrid
-    (320-channel OFRnet before a 240-channel SRnet) all load. ``scale`` None: the
-    checkpoint's (4 for bicubic). Bad files and non-finite weights raise
-    :class:`~sofkd_lib.weights.checkpoint.CheckpointError` naming the file."""
-    from sofkd_lib.archs.sofvsr_arch import SOFVSR, OFRnet
-    from sofkd_lib.weights.official import load_official
-    from sofkd_lib.weights.pretrained import resolve_checkpoint
-
-    checkpoint = resolve_checkpoint(checkpoint)
-    if str(checkpoint) == BICUBIC:
-        return BICUBIC, int(scale or 4)
-    path = Path(checkpoint)
-    if official:
-        model = load_official(path, scale)
-        return model.to(device).eval(), model.scale
-    obj = load_weights_file(path)
-    try:
-        state, cfg = _find_state_dict(obj)
-    except ValueError as exc:
-        raise CheckpointError(f"{path}: {exc}; for the authors' .pth files add --official") from None
-    sr_channels, in_ch = (int(n) for n in state["srnet.body.0.weight"].shape[:2])
-    ofr_weight = state.get("ofrnet.recurrent_features.0.weight")
-    ofr_channels = int(ofr_weight.shape[0]) if ofr_weight is not None else sr_channels
-    ck_scale = cfg.get("scale")
-    if ck_scale is None:  # a bare state dict: its OFRnet upsampler tells the scale
-        from sofkd_lib.weights.checkpoint import architecture_from_state
-
-        try:
-            ck_scale = architecture_from_state(state, path)[0]
-        except ValueError:
-            ck_scale = None
-    if scale is None:
-        scale = int(ck_scale or 4)
-    elif ck_scale is not None and int(ck_scale) != int(scale):
-        raise CheckpointError(f"{path} was trained for x{ck_scale}, not x{scale}; pass --scale {ck_scale} "
-                              f"or leave --scale out")
-    n_frames = int(cfg.get("n_frames", (in_ch - 1) // (scale * scale) + 1))
-    model = SOFVSR(scale=scale, channels=sr_channels, n_frames=n_frames)
-    if ofr_channels != sr_channels:
-        model.ofrnet = OFRnet(scale, ofr_channels)
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        first = next((ln.strip() for ln in str(exc).splitlines()[1:] if ln.strip()), str(exc))
-        raise CheckpointError(
-            f"{path}: weights do not fit SOFVSR(x{scale}, OFRnet {ofr_channels} ch, SRnet {sr_channels} ch, "
-            f"{n_frames} frames): {first}"
-        ) from None
-    check_finite(state, str(path))
-    return model.to(device).eval(), scale
-
-
-def write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Write JSON atomically (NaN/inf written as null)."""
-    def clean(x: Any) -> Any:
-        if isinstance(x, float) and not math.isfinite(x):
-            return None
-        if isinstance(x, dict):
-            return {k: clean(v) for k, v in x.items()}
-        if isinstance(x, (list, tuple)):
-            return [clean(v) for v in x]
-        return x
-
-    text = json.dumps(clean(obj), indent=2, ensure_ascii=False)
-    atomic_write_bytes(path, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
 
 
 def format_results(res: dict[str, Any]) -> str:

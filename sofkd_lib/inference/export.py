@@ -12,7 +12,6 @@ import contextlib
 import io
 import logging
 import os
-import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,63 +22,11 @@ import numpy as np
 import torch
 
 from sofkd_lib.archs.sofvsr_arch import SOFVSR
-from sofkd_lib.data.io import check_writable
-from sofkd_lib.weights.checkpoint import (
-    CheckpointError,
-    architecture_from_state,
-    check_finite,
-    load_weights_file,
-)
+from sofkd_lib.data.io import check_writable, write_atomic
+from sofkd_lib.weights.checkpoint import CheckpointError
 
 #: Opset written by default: GridSample needs 16; 18 is what the torch exporter targets.
 DEFAULT_OPSET = 18
-
-
-def _state_dict_of(obj: object, path: Path) -> dict[str, torch.Tensor]:
-    """The model state dict inside a checkpoint (raw, or under a usual key)."""
-    if isinstance(obj, dict):
-        for key in ("model", "state_dict", "model_state", "model_state_dict"):
-            inner = obj.get(key)
-            if isinstance(inner, dict) and inner and all(isinstance(k, str) for k in inner):
-                return inner
-        if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
-            return obj
-    raise CheckpointError(
-        f"{path}: no model state dict found (expected a state dict, or one under 'model' / 'state_dict')"
-    )
-
-
-def load_checkpoint(path: str | os.PathLike, official: bool = False, scale: int | None = None) -> SOFVSR:
-    """A :class:`SOFVSR` in eval mode from one of our checkpoints (a file or ``pretrained:NAME``), or from
-    the authors' (``official``; ``scale`` None takes the file's). Bad files, another scale than ``scale``
-    and non-finite weights raise :class:`~sofkd_lib.weights.checkpoint.CheckpointError` naming the file."""
-    from sofkd_lib.weights.checkpoint import FORMAT, load_model_checkpoint
-    from sofkd_lib.weights.pretrained import resolve_checkpoint
-
-    path = Path(resolve_checkpoint(path))
-    if official:
-        from sofkd_lib.weights.official import load_official
-
-        return load_official(path, scale)
-    obj = load_weights_file(path)
-    if isinstance(obj, dict) and obj.get("format") == FORMAT:  # a training checkpoint (hybrid widths too)
-        model = load_model_checkpoint(path)
-        inferred = model.scale
-    else:
-        state = _state_dict_of(obj, path)
-        inferred, channels, n_frames = architecture_from_state(state, path)
-        model = SOFVSR(inferred, channels, n_frames)
-        try:
-            model.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            first = next((ln.strip() for ln in str(exc).splitlines()[1:] if ln.strip()), str(exc))
-            raise CheckpointError(f"{path}: weights do not fit SOFVSR(x{inferred}, {channels} ch, "
-                                  f"{n_frames} frames): {first}") from None
-        check_finite(state, str(path))
-    if scale is not None and scale != inferred:
-        raise CheckpointError(f"{path} holds a x{inferred} model, not the requested x{scale}; "
-                              f"pass --scale {inferred} or leave --scale out")
-    return model.eval()
 
 
 @contextmanager
@@ -119,7 +66,6 @@ def export_onnx(
         raise ValueError(f"example LR size (--height, --width) must be even and >= 4, got {height}x{width}")
     path = Path(path)
     check_writable(path, what="ONNX output")
-    path.parent.mkdir(parents=True, exist_ok=True)
     model = model.eval()
     # Batch 2 in the example: a size-1 dimension would be specialised to 1.
     example = torch.rand(2, model.n_frames, 1, height, width)
@@ -129,9 +75,8 @@ def export_onnx(
         half_h = torch.export.Dim("half_h", min=2, max=4096)
         half_w = torch.export.Dim("half_w", min=2, max=4096)
         dynamic_shapes = {"lr": {0: torch.export.Dim("batch", min=1, max=1024), 3: 2 * half_h, 4: 2 * half_w}}
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+
+    def write(tmp: Path) -> None:
         with _quiet_exporter():
             program = torch.onnx.export(
                 model,
@@ -144,12 +89,9 @@ def export_onnx(
                 external_data=False,
                 verbose=False,
             )
-            program.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+            program.save(str(tmp))
+
+    return write_atomic(path, write)
 
 
 def run_onnx(session: Any, lr: np.ndarray, source: str | os.PathLike = "ONNX model") -> np.ndarray:

@@ -1,4 +1,9 @@
-"""Training checkpoints: atomic writes, safe loads, architecture checks.
+"""Training checkpoints and the one model loader: atomic writes, safe loads, architecture checks.
+
+:func:`load_model` turns every source of weights (training checkpoint, recorded
+``weights.pt``, ``pretrained:NAME``, bare state dict, the authors' release, a model
+in memory) into a checked :class:`SOFVSR`; :func:`architecture_from_state` is the one
+reading of an architecture off weights' shapes.
 
 A checkpoint is a ``torch.load``-able dict (loadable with ``weights_only=True``)::
 
@@ -25,12 +30,11 @@ from __future__ import annotations
 import os
 import pickle
 import re
-import tempfile
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import torch
@@ -71,10 +75,23 @@ class Architecture:
 
 
 def build_model(arch: Architecture) -> SOFVSR:
-    """A freshly initialised SOF-VSR of architecture ``arch`` (uses the global torch RNG)."""
-    model = SOFVSR(arch.scale, arch.srnet_channels, arch.n_frames)
-    if arch.ofrnet_channels != arch.srnet_channels:
-        model.ofrnet = OFRnet(arch.scale, arch.ofrnet_channels)
+    """A freshly initialised SOF-VSR of architecture ``arch`` (uses the global torch RNG).
+
+    A hybrid (phase 1: the teacher's OFRnet width before a student SRnet) draws its
+    initial weights as a whole model of SRnet's width would, then its OFRnet's: its
+    SRnet starts from the very weights a student's SRnet starts from with the same
+    seed, and the global RNG ends where it always has, so fixed-seed runs keep their
+    weights (phase 1 then loads the teacher's OFRnet over the fresh one).
+    """
+    widths = dict(ofrnet_channels=arch.ofrnet_channels, srnet_channels=arch.srnet_channels)
+    if arch.ofrnet_channels == arch.srnet_channels:
+        return SOFVSR(arch.scale, n_frames=arch.n_frames, **widths)
+    srnet = SOFVSR(arch.scale, arch.srnet_channels, arch.n_frames).srnet
+    ofrnet = OFRnet(arch.scale, arch.ofrnet_channels)
+    with torch.random.fork_rng(devices=[]):  # the shape only: its own draws are replaced below
+        model = SOFVSR(arch.scale, n_frames=arch.n_frames, **widths)
+    model.ofrnet.load_state_dict(ofrnet.state_dict())
+    model.srnet.load_state_dict(srnet.state_dict())
     return model
 
 
@@ -86,15 +103,18 @@ def architecture_of(model: SOFVSR) -> Architecture:
 
 
 def architecture_from_state(state: Mapping[str, torch.Tensor],
-                            path: str | os.PathLike = "checkpoint") -> tuple[int, int, int]:
-    """``(scale, channels, n_frames)`` of a :class:`SOFVSR` state dict, read from its SRnet head.
+                            path: str | os.PathLike = "checkpoint") -> Architecture:
+    """The :class:`Architecture` of a SOF-VSR state dict, read from its weights' shapes.
 
-    The first SRnet conv has ``channels`` outputs and ``s²·(T−1) + 1`` inputs; the
-    OFRnet upsampler fixes ``s`` (x4: two x2 stages; x2 / x3: one 1×1 conv to 64·s² maps).
+    The one architecture inference, for every file that does not state its
+    architecture (bare state dicts, the authors' releases). The first SRnet conv has
+    ``srnet_channels`` outputs and ``s²·(T−1) + 1`` inputs; the first OFRnet conv
+    gives ``ofrnet_channels``; the OFRnet upsampler fixes ``s`` (x4: two x2 stages;
+    x2 / x3: one 1×1 conv to 64·s² maps).
     """
     key = "srnet.body.0.weight"
     if key not in state:
-        raise CheckpointError(f"{path}: not a SOFVSR state dict (no {key!r}); for the authors' weights use --official")
+        raise CheckpointError(f"{path}: not a SOFVSR state dict (no {key!r})")
     channels, in_channels = int(state[key].shape[0]), int(state[key].shape[1])
     up = state.get("ofrnet.upsampler.1.weight")  # the first 1x1 conv after the 3 ResBlocks
     if up is None:
@@ -106,7 +126,8 @@ def architecture_from_state(state: Mapping[str, torch.Tensor],
     if (in_channels - 1) % (scale * scale):
         raise CheckpointError(f"{path}: SRnet input channels {in_channels} do not fit scale x{scale}")
     n_frames = (in_channels - 1) // (scale * scale) + 1
-    return scale, channels, n_frames
+    ofr = state.get("ofrnet.recurrent_features.0.weight")  # absent: the strict load names the missing key
+    return Architecture(scale, n_frames, int(ofr.shape[0]) if ofr is not None else channels, channels)
 
 
 def check_architecture(found: Architecture, expected: Architecture, what: str) -> None:
@@ -207,26 +228,21 @@ def check_finite(state: Mapping[str, Any], source: str) -> None:
 
 
 def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
-    """``torch.save`` to a temporary file beside ``path``, fsync, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    """``torch.save`` atomically and fsync'ed (:func:`sofkd_lib.data.io.write_atomic`)."""
+    from sofkd_lib.data.io import write_atomic
+
+    return write_atomic(path, lambda tmp: torch.save(obj, tmp), fsync=True)
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a training checkpoint, checking it is one; errors name the file."""
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu",
+                    data: Any = None) -> dict[str, Any]:
+    """Read a training checkpoint, checking it is one; errors name the file.
+
+    ``data``: the file's content when already read (by :func:`load_model`).
+    """
     path = Path(path)
-    data = load_weights_file(path, map_location)
+    if data is None:
+        data = load_weights_file(path, map_location)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a sofkd training checkpoint (no format={FORMAT!r} entry)")
     missing = [k for k in REQUIRED_KEYS if k not in data]
@@ -240,14 +256,17 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     return data
 
 
-def model_from_checkpoint(data: Mapping[str, Any], source: str = "checkpoint") -> SOFVSR:
-    """Build the model a loaded checkpoint describes and load its weights strictly."""
-    arch: Architecture = data["architecture"]
+def _model_of(state: Mapping[str, torch.Tensor], arch: Architecture, source: str,
+              shown: Callable[[str], str] = str, dtype: torch.dtype | None = None) -> SOFVSR:
+    """A float32 :class:`SOFVSR` of ``arch`` holding ``state``: every key used, every shape and value checked.
+
+    ``shown`` names a key in messages as the file names it (the authors' names for
+    their releases); ``dtype`` rounds the floating-point weights through that type.
+    """
     model = build_model(arch)
-    state = data["model"]
     ours = model.state_dict()
-    unexpected = [k for k in state if k not in ours]
-    missing = [k for k in ours if k not in state]
+    unexpected = [shown(k) for k in state if k not in ours]
+    missing = [shown(k) for k in ours if k not in state]
     if unexpected or missing:
         raise CheckpointError(
             f"{source}: weights do not match {arch.describe()}: "
@@ -255,44 +274,119 @@ def model_from_checkpoint(data: Mapping[str, Any], source: str = "checkpoint") -
         )
     for key, value in state.items():
         if tuple(value.shape) != tuple(ours[key].shape):
-            raise CheckpointError(f"{source}: shape of {key!r} is {tuple(value.shape)}, "
+            raise CheckpointError(f"{source}: shape of {shown(key)!r} is {tuple(value.shape)}, "
                                   f"{arch.describe()} needs {tuple(ours[key].shape)}")
-    check_finite(state, source)
-    model.load_state_dict(state, strict=True)
+    check_finite({shown(k): v for k, v in state.items()}, source)
+    if dtype is not None:
+        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+    model.load_state_dict(state, strict=True)  # copies into the float32 parameters
     return model
 
 
-def _is_official(path: Path) -> bool:
-    """True for the SOF-VSR authors' release format (a bare state dict with ``OFR.``/``SR.`` keys)."""
-    try:
-        data = load_weights_file(path)
-    except CheckpointError:
-        return False
-    return isinstance(data, dict) and any(str(k).startswith("OFR.") for k in data)
+#: Keys under which other tools store a model's state dict beside their own entries.
+_STATE_KEYS = ("model", "state_dict", "model_state", "model_state_dict", "student", "ema")
 
 
-def load_model_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu",
-                          expect: Architecture | None = None, scale: int = 4) -> SOFVSR:
-    """The model stored in a training checkpoint (``last.pt``/``best.pt``), in eval mode.
+def _bare_state(obj: Any, path: Path) -> dict[str, torch.Tensor]:
+    """The SOFVSR state dict of a file that is not a training checkpoint: plain, or under a usual key."""
+    def is_sofvsr(d: Any) -> bool:
+        return isinstance(d, dict) and any(isinstance(k, str) and k.startswith("srnet.") for k in d)
 
-    ``path`` may be ``pretrained:NAME`` (recorded weights, :mod:`sofkd_lib.weights.pretrained`).
-    The authors' released SOF-VSR weights (``BI_x4.pth`` …) are accepted too, as a
-    teacher of scale ``scale``. Non-finite weights raise :class:`CheckpointError`; with
-    ``expect``, so does a different architecture, naming the file and the differing fields.
+    if is_sofvsr(obj):
+        return obj
+    for key in _STATE_KEYS if isinstance(obj, dict) else ():
+        if is_sofvsr(obj.get(key)):
+            return obj[key]
+    raise CheckpointError(f"{path}: no SOFVSR state dict (keys 'srnet.*' and 'ofrnet.*') found in the checkpoint; "
+                          f"for the authors' .pth files add --official")
+
+
+@overload
+def load_model(source: SOFVSR | str | os.PathLike, *, scale: int | None = ..., official: bool | None = ...,
+               expect: Architecture | None = ..., map_location: str | torch.device = ...,
+               dtype: torch.dtype | None = ..., role: str | None = ...,
+               with_checkpoint: Literal[False] = ..., fast: bool = ...) -> SOFVSR: ...
+
+
+@overload
+def load_model(source: SOFVSR | str | os.PathLike, *, scale: int | None = ..., official: bool | None = ...,
+               expect: Architecture | None = ..., map_location: str | torch.device = ...,
+               dtype: torch.dtype | None = ..., role: str | None = ...,
+               with_checkpoint: Literal[True], fast: bool = ...) -> tuple[SOFVSR, dict[str, Any] | None]: ...
+
+
+def load_model(source: SOFVSR | str | os.PathLike, *, scale: int | None = None, official: bool | None = None,
+               expect: Architecture | None = None, map_location: str | torch.device = "cpu",
+               dtype: torch.dtype | None = None, role: str | None = None,
+               with_checkpoint: bool = False, fast: bool = True) -> SOFVSR | tuple[SOFVSR, dict[str, Any] | None]:
+    """A :class:`SOFVSR` from any source of weights: the one loader of the package.
+
+    ``source`` is a training checkpoint (``last.pt``/``best.pt``), a recorded
+    ``weights.pt``, ``pretrained:NAME`` (:mod:`sofkd_lib.weights.pretrained`), a bare
+    state dict (plain or under ``model``/``state_dict``/…), the SOF-VSR authors'
+    release (``BI_x2.pth`` …; :mod:`sofkd_lib.weights.official` maps its keys), or a
+    model in memory, returned as is (no copy) once checked.
+
+    - ``official`` None: the authors' format is detected; True: required; False:
+      refused, with a hint to pass ``--official`` (the commands' flag).
+    - The architecture is the one a training checkpoint states, else
+      :func:`architecture_from_state` of the weights, so the phase-1 hybrid loads too.
+    - ``scale`` None takes the file's; another scale than the file's is an error.
+    - ``expect``: an :class:`Architecture` the model must have; a difference names
+      the file and every differing field.
+    - ``dtype`` rounds the weights through that type (float16: what a float16
+      ``weights.pt`` holds); the model always computes in float32.
+    - ``role`` (e.g. "teacher") is put before the file in error messages.
+    - ``with_checkpoint``: return ``(model, checkpoint)``, the training-checkpoint
+      dict (:func:`load_checkpoint`) or None for other sources.
+    - ``fast``: a model read from a file runs the opt-in fast execution
+      (:func:`sofkd_lib.ops.cpu_execution.use_fast_execution`: the numbers the recorded
+      runs were scored with); False gives the plain network.
+
+    Files are read with ``weights_only=True`` (:func:`load_weights_file`). Every
+    error, including non-finite weights, is a :class:`CheckpointError` naming the
+    file. A model read from a file comes back in eval mode, float32, on the CPU
+    (``map_location`` places only the tensors read; move the model with ``.to()``).
     """
-    from sofkd_lib.weights.pretrained import resolve_checkpoint
-
-    path = Path(resolve_checkpoint(path))
-    try:
-        data = load_checkpoint(path, map_location)
-    except CheckpointError:
-        if not _is_official(path):
-            raise
-        from sofkd_lib.weights.official import load_official
-
-        model = load_official(path, scale, map_location)  # its errors name the file already
+    checkpoint, official_file = None, False
+    if isinstance(source, torch.nn.Module):
+        if dtype is not None:
+            raise ValueError("dtype applies to weights read from a file; cast a model in memory yourself")
+        what = role or "model"
+        found = architecture_of(source)
     else:
-        model = model_from_checkpoint(data, str(path))
+        from sofkd_lib.weights import official as authors
+        from sofkd_lib.weights.pretrained import resolve_checkpoint
+
+        path = Path(resolve_checkpoint(source))
+        what = f"{role} {path}" if role else str(path)
+        if role and not path.is_file():
+            raise CheckpointError(f"{role}: checkpoint not found: {path}")
+        obj = load_weights_file(path, map_location, what="official SOF-VSR checkpoint" if official else "checkpoint")
+        shown: Callable[[str], str] = str
+        if official or (official is None and authors.is_official(obj)):
+            official_file, shown = True, authors.ours_key_to_official
+            state = authors.official_state(obj, path)
+            found = architecture_from_state(state, path)
+        elif isinstance(obj, dict) and obj.get("format") == FORMAT:
+            checkpoint = load_checkpoint(path, map_location, obj)
+            state, found = checkpoint["model"], checkpoint["architecture"]
+        else:
+            state = _bare_state(obj, path)
+            found = architecture_from_state(state, path)
+    if scale is not None and scale != found.scale:
+        if isinstance(source, torch.nn.Module):
+            raise CheckpointError(f"{what} upscales x{found.scale}, not the requested x{scale}")
+        held = f"holds SOF-VSR weights for scale x{found.scale}, not the requested x{scale}" if official_file \
+            else f"was trained for x{found.scale}, not x{scale}"
+        raise CheckpointError(f"{what} {held}; pass --scale {found.scale} or leave --scale out")
     if expect is not None:
-        check_architecture(architecture_of(model), expect, str(path))
-    return model.eval()
+        check_architecture(found, expect, what)
+    if isinstance(source, torch.nn.Module):
+        return (source, None) if with_checkpoint else source
+    model = _model_of(state, found, str(path), shown, dtype).eval()
+    if fast:
+        from sofkd_lib.ops.cpu_execution import use_fast_execution
+
+        use_fast_execution(model)
+    return (model, checkpoint) if with_checkpoint else model

@@ -13,7 +13,7 @@ run that recorded it::
 
 Paths in the index are relative to the index's folder, so the folder can move.
 ``weights.pt`` is a training checkpoint without optimiser state (see
-:mod:`sofkd_lib.weights.checkpoint`), so every loader of this library reads it.
+:mod:`sofkd_lib.weights.checkpoint`), read by its :func:`~sofkd_lib.weights.checkpoint.load_model`.
 Commands take ``--checkpoint pretrained:teacher-x4`` through
 :func:`resolve_checkpoint`.
 """
@@ -109,9 +109,9 @@ def pretrained_path(name: str, root: str | os.PathLike | None = None) -> Path:
 
 def pretrained(name: str, root: str | os.PathLike | None = None, map_location: str = "cpu") -> SOFVSR:
     """The recorded model ``name`` (e.g. ``"teacher-x4"``), in float32 and eval mode."""
-    from sofkd_lib.weights.checkpoint import load_model_checkpoint
+    from sofkd_lib.weights.checkpoint import load_model
 
-    return load_model_checkpoint(pretrained_path(name, root), map_location=map_location).float()
+    return load_model(pretrained_path(name, root), map_location=map_location)
 
 
 def resolve_checkpoint(spec: str | os.PathLike, root: str | os.PathLike | None = None) -> str | os.PathLike:
@@ -203,9 +203,9 @@ def recorded_label(rec: dict[str, Any]) -> str:
 def recorded_model(run_id: str, variant: str, root: str | os.PathLike | None = None,
                    map_location: str = "cpu") -> SOFVSR:
     """The model ``variant`` of recorded run ``run_id`` (float32, eval mode)."""
-    from sofkd_lib.weights.checkpoint import load_model_checkpoint
+    from sofkd_lib.weights.checkpoint import load_model
 
     path = Path(root or recorded_root()) / run_id / variant / "weights.pt"
     if not path.is_file():
         raise PretrainedError(f"run {run_id!r} recorded no weights for {variant!r} ({path} missing)")
-    return load_model_checkpoint(path, map_location=map_location).float()
+    return load_model(path, map_location=map_location)
