@@ -1,10 +1,12 @@
-"""Shared fixtures: the shared-data root (skipped with a reason when absent), seeds."""
+"""Shared fixtures: the shared-data root (skipped with a reason when absent), seeds, tiny trained runs."""
 from __future__ import annotations
 
 import pytest
 import torch
 
+from sofkd_lib.engine.train import train
 from sofkd_lib.settings import DATA_ENV, shared_data_root
+from tests.tiny_runs import source, tiny
 
 
 @pytest.fixture(autouse=True)
@@ -27,3 +29,14 @@ def require(path):
     if not path.exists():
         pytest.skip(f"{path} not found; set {DATA_ENV} to the shared data folder")
     return path
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A tiny teacher checkpoint and a phase-1 checkpoint trained from it."""
+    root = tmp_path_factory.mktemp("runs")
+    torch.manual_seed(0)
+    train(tiny("teacher", iterations=2), source(0), root / "teacher", quiet=True)
+    train(tiny("phase1", iterations=2), source(0), root / "phase1", teacher=root / "teacher" / "last.pt",
+            quiet=True)
+    return root

@@ -1,5 +1,4 @@
 """SOF-VSR models: exact parameter counts, shapes, batched motion compensation, the two-width hybrid."""
-from pathlib import Path
 
 import pytest
 import torch
@@ -17,6 +16,7 @@ from sofkd_lib.archs.sofvsr_arch import (
     teacher,
 )
 from sofkd_lib.archs.warp import flow_warp
+from sofkd_lib.settings import REPO_ROOT
 
 
 def test_parameter_counts_match_the_authors_architecture():
@@ -43,7 +43,7 @@ def test_hybrid_is_built_with_two_widths():
 def test_hybrid_loads_a_recorded_phase1_checkpoint(run):
     from sofkd_lib.weights.checkpoint import load_weights_file
 
-    path = Path(__file__).resolve().parents[1] / "results" / "recorded" / run / "phase1" / "weights.pt"
+    path = REPO_ROOT / "results" / "recorded" / run / "phase1" / "weights.pt"
     data = load_weights_file(path)
     assert data["architecture"] == {"scale": 4, "n_frames": 3, "ofrnet_channels": 320, "srnet_channels": 240}
     hybrid = SOFVSR(4, ofrnet_channels=320, srnet_channels=240)

@@ -26,8 +26,7 @@ from sofkd_lib.weights.checkpoint import (
 )
 from sofkd_lib.weights.official import _PREFIXES, load_official, ours_key_to_official
 from sofkd_lib.weights.pretrained import RECORDED_ENV
-
-from .conftest import require
+from tests.conftest import require
 
 
 def _same(model: SOFVSR, state: dict[str, torch.Tensor]) -> bool:

@@ -7,8 +7,7 @@ from sofkd_lib.archs.sofvsr_arch import SOFVSR
 from sofkd_lib.settings import official_checkpoint, shared_path
 from sofkd_lib.weights.checkpoint import CheckpointError
 from sofkd_lib.weights.official import _PREFIXES, load_official, official_key_to_ours
-
-from .conftest import require
+from tests.conftest import require
 
 
 def _as_official(model: SOFVSR) -> dict:

@@ -25,8 +25,7 @@ from sofkd_lib.weights.checkpoint import (
     load_model,
     save_atomic,
 )
-
-from .conftest import require
+from tests.conftest import require
 
 
 @pytest.fixture(scope="module")
