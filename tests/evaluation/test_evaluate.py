@@ -9,7 +9,7 @@ import pytest
 import torch
 from scipy.ndimage import map_coordinates
 
-from sofkd_lib.archs.sofvsr_arch import SOFVSR, FlowPyramid, OFRnet, SOFVSROutput
+from sofkd_lib.archs.sofvsr_arch import SOFVSR, FlowPyramid, SOFVSROutput
 from sofkd_lib.archs.warp import pixels_to_model
 from sofkd_lib.cli.main import main
 from sofkd_lib.data import Clip, LayeredMotion, imresize, read_image
@@ -130,8 +130,7 @@ def test_load_model_from_sofkd_checkpoint(tmp_path):
     assert loaded.scale == 2 and loaded.config.channels == 8
     with pytest.raises(ValueError, match="trained for x2, not x4"):
         load_model(tmp_path / "ck.pt", scale=4)
-    hybrid = SOFVSR(scale=2, channels=8)
-    hybrid.ofrnet = OFRnet(2, 12)  # phase-1 layout: wider OFRnet before a narrower SRnet
+    hybrid = SOFVSR(scale=2, ofrnet_channels=12, srnet_channels=8)  # phase-1 layout: wider OFRnet, narrower SRnet
     torch.save({"model": hybrid.state_dict()}, tmp_path / "hybrid.pt")  # widths read off the weights
     loaded = load_model(tmp_path / "hybrid.pt")
     assert loaded.ofrnet.recurrent_features[0].out_channels == 12
