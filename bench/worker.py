@@ -172,7 +172,7 @@ def job_flops(case: Case) -> dict:
     kept only for the record.
 
     Counted on the reference execution: the model's function, whatever kernels the
-    optimised path uses (its count is the same: ``tests/test_fused.py``).
+    optimised path uses (its count is the same: ``tests/ops/test_fused.py``).
     """
     from torch.utils.flop_counter import FlopCounterMode
 

@@ -16,7 +16,7 @@ the module tree, the parameters and the state dict stay the same.
   (:func:`shuffled_concat`), and in a training step on channels_last memory hands
   dense gradients back (:class:`_ShuffledConcatNHWC`).
 
-Same numbers as the plain ``forward`` (``tests/test_cpu_execution.py`` holds each
+Same numbers as the plain ``forward`` (``tests/ops/test_cpu_execution.py`` holds each
 path to it, outputs and every parameter's gradient):
 
 * off the fast path on CPU (float32 or float64): bitwise equal;

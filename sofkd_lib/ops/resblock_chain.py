@@ -18,7 +18,7 @@ Because each channel of each source is read by exactly one consumer (a later
 block or the final gather), each source's gradient is assembled by one
 concatenation (:class:`_SplitRuns`), never zero-filled and summed.
 
-Same function as running the blocks one by one; ``tests/test_resblock_chain.py``
+Same function as running the blocks one by one; ``tests/ops/test_resblock_chain.py``
 checks values and gradients.
 """
 from __future__ import annotations

@@ -64,7 +64,7 @@ def test_shared_radius_and_legend():
 
 
 def test_error_map():
-    # The end-point error lives in sofkd_lib.evaluation.metrics (tests/test_metrics.py: a (3, 4) px error is 5.0).
+    # The end-point error lives in sofkd_lib.evaluation.metrics (tests/evaluation/test_metrics.py: a (3, 4) px error is 5.0).
     assert P.error_map(np.array([1, 5]), np.array([4, 4])).tolist() == [3.0, 1.0]
     with pytest.raises(ValueError, match="differ"):
         P.error_map(np.zeros(2), np.zeros(3))

@@ -6,7 +6,7 @@ chunked ResBlock and on CPU ResBlock chains without shuffles, blocked sub-pixel
 heads, fused conv + LeakyReLU) must leave outputs unchanged (within 1e-5) and
 gradients unchanged (within 1e-4 of their size), and the state-dict keys
 untouched. The fast execution against the plain forward, path by path:
-``tests/test_cpu_execution.py``.
+``tests/ops/test_cpu_execution.py``.
 """
 from __future__ import annotations
 
