@@ -40,6 +40,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -50,6 +51,7 @@ sys.path.insert(0, str(REPO))  # the driver itself reads configs from the checko
 from sofkd_lib.companion.convergence import run_plateau  # noqa: E402
 from sofkd_lib.data.io import write_json_atomic  # noqa: E402
 from sofkd_lib.engine.config import make_config, parse_overrides  # noqa: E402 - after the sys.path line
+from sofkd_lib.method.variants import variant_spec  # noqa: E402
 
 PROFILE = "miniature"
 RUN_ID = "2026-12-01-miniature-cpu"
@@ -76,8 +78,10 @@ def _load() -> str:
 
 class Driver:
     def __init__(self, root: Path, run_id: str, seeds: tuple[int, ...], overrides: dict, threads: int,
-                 max_teacher: int = MAX_TEACHER_ITERATIONS):
-        self.root, self.run_id, self.seeds, self.threads = root, run_id, seeds, threads
+                 max_teacher: int = MAX_TEACHER_ITERATIONS, jobs: int = 1):
+        self.root, self.run_id, self.seeds, self.threads, self.jobs = root, run_id, seeds, threads, jobs
+        self._log_lock = threading.Lock()
+        self._children: set[subprocess.Popen] = set()
         self.overrides, self.max_teacher = dict(overrides), max_teacher
         self.work = root / "work" / run_id
         self.log_path = root / "driver.log"
@@ -85,10 +89,11 @@ class Driver:
     # ------------------------------------------------------------------ bookkeeping
     def log(self, text: str) -> None:
         line = f"{_now()} [load {_load()}] {text}"
-        print(line, flush=True)
-        self.root.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("a") as fh:
-            fh.write(line + "\n")
+        with self._log_lock:
+            print(line, flush=True)
+            self.root.mkdir(parents=True, exist_ok=True)
+            with self.log_path.open("a") as fh:
+                fh.write(line + "\n")
 
     def out(self, variant: str, seed: int | None) -> Path:
         return self.work / (variant if seed is None else f"{variant}/seed{seed}")
@@ -114,6 +119,11 @@ class Driver:
 
     def units(self) -> list[tuple[str, int | None]]:
         return [("teacher", None)] + [(v, s) for s in self.seeds for v in STUDENTS]
+
+    def needs(self, variant: str, seed: int | None) -> list[tuple[str, int | None]]:
+        """The runs ``variant`` of ``seed`` starts from (its Table 1 record: the teacher, a phase-1 run)."""
+        spec = variant_spec(variant)
+        return [("teacher", None)] * spec.needs_teacher + ([(spec.init_from, seed)] if spec.init_from else [])
 
     # ------------------------------------------------------------------ code copy
     def snapshot(self) -> dict:
@@ -166,10 +176,11 @@ class Driver:
             cmd += ["--set", f"{key}={value}"]
         if seed is not None:
             cmd += ["--set", f"seed={seed}"]
-        if variant not in ("teacher", "student"):
+        spec = variant_spec(variant)
+        if spec.needs_teacher:
             cmd += ["--teacher", str(self.out("teacher", None) / "last.pt")]
-        if variant == "phase1+2":
-            cmd += ["--init", str(self.out("phase1", seed) / "last.pt")]
+        if spec.init_from is not None:
+            cmd += ["--init", str(self.out(spec.init_from, seed) / "last.pt")]
         name = variant if seed is None else f"{variant} seed {seed}"
         total = self.config(variant, seed).total_iterations
         self.log(f"{name}: start at iteration {self.iteration(variant, seed)} of {total}")
@@ -193,6 +204,7 @@ class Driver:
         name = variant if seed is None else f"{variant} seed {seed}"
         with subprocess.Popen(cmd, cwd=code, env=self.env(code), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) as proc:
+            self._children.add(proc)
             while True:
                 try:
                     stdout, stderr = proc.communicate(timeout=PROGRESS_EVERY)
@@ -208,6 +220,7 @@ class Driver:
                     last = f", validation PSNR {float(rows[-1]['psnr']):.3f} dB at {rows[-1]['iteration']}" \
                         if rows else ""
                     self.log(f"{name}: iteration {self.iteration(variant, seed)} of {total}{last}")
+        self._children.discard(proc)
         return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
 
     def _append_invocation(self, out: Path, start: str, wall: float, cmd: list[str], code_info: dict) -> None:
@@ -241,32 +254,89 @@ class Driver:
                   file=sys.stderr)
             return 1
         self.log(f"driver start: run {self.run_id}, seeds {list(self.seeds)}, overrides {self.overrides}, "
-                 f"{self.threads} thread(s), pid {os.getpid()}")
+                 f"{self.threads} thread(s) per job, {self.jobs} job(s), pid {os.getpid()}")
         self.save_overrides()
         code_info = self.snapshot()
-        for variant, seed in self.units():
-            name = variant if seed is None else f"{variant} seed {seed}"
-            while True:
-                if self.finished(variant, seed):
-                    self.log(f"{name}: finished already; {self.plateau_line(variant, seed)}")
-                else:
-                    self.train(variant, seed, code_info)
-                    self.log(f"{name}: {self.plateau_line(variant, seed)}")
-                if variant != "teacher" or allow_unconverged_teacher or run_plateau(self.out(variant, seed)).plateaued:
-                    break
-                # The students wait for a trained-out teacher: extend it by one phase, up to max_teacher.
-                c = self.config("teacher", None)
-                if c.teacher_iterations + c.phase_iterations > self.max_teacher:
-                    self.log(f"teacher has not plateaued within {self.max_teacher} iterations: the students "
-                             f"wait; rerun with a larger --max-teacher-iterations")
-                    return 3
-                self.overrides["teacher_iterations"] = c.teacher_iterations + c.phase_iterations
-                self.save_overrides()
-                self.log(f"teacher has not plateaued: extended to teacher_iterations="
-                         f"{self.overrides['teacher_iterations']} (kept in {self.root / OVERRIDES}; every run and "
-                         f"the record command use it)")
+        while True:  # the teacher first; the students wait for a trained-out teacher
+            self._train_one("teacher", None, code_info)
+            if allow_unconverged_teacher or run_plateau(self.out("teacher", None)).plateaued:
+                break
+            c = self.config("teacher", None)  # extend it by one phase, up to max_teacher
+            if c.teacher_iterations + c.phase_iterations > self.max_teacher:
+                self.log(f"teacher has not plateaued within {self.max_teacher} iterations: the students "
+                         f"wait; rerun with a larger --max-teacher-iterations")
+                return 3
+            self.overrides["teacher_iterations"] = c.teacher_iterations + c.phase_iterations
+            self.save_overrides()
+            self.log(f"teacher has not plateaued: extended to teacher_iterations="
+                     f"{self.overrides['teacher_iterations']} (kept in {self.root / OVERRIDES}; every run and "
+                     f"the record command use it)")
+        self._train_students(self.units()[1:], code_info)
         self.log(f"driver done: every run finished; record with: {self.record_command(shell=True)}")
         return 0
+
+    def _train_one(self, variant: str, seed: int | None, code_info: dict) -> None:
+        name = variant if seed is None else f"{variant} seed {seed}"
+        if self.finished(variant, seed):
+            self.log(f"{name}: finished already; {self.plateau_line(variant, seed)}")
+        else:
+            self.train(variant, seed, code_info)
+            self.log(f"{name}: {self.plateau_line(variant, seed)}")
+
+    def _train_students(self, units: list[tuple[str, int | None]], code_info: dict) -> None:
+        """Every unit, ``self.jobs`` at a time, each once the runs it starts from are finished; in list order."""
+        if self.jobs == 1:
+            for variant, seed in units:
+                self._train_one(variant, seed, code_info)
+            return
+        lock, changed = threading.Lock(), threading.Condition()
+        waiting, running, failures = list(units), set(), []
+
+        def ready(unit: tuple[str, int | None]) -> bool:
+            return all(self.finished(*need) for need in self.needs(*unit))
+
+        def worker() -> None:
+            while True:
+                with changed:
+                    while True:
+                        if failures or not waiting:
+                            return
+                        unit = next((u for u in waiting if ready(u)), None)
+                        if unit is not None:
+                            waiting.remove(unit)
+                            running.add(unit)
+                            break
+                        if not running:  # nothing can start and nothing will finish
+                            failures.append(RuntimeError(f"no run can start: {waiting} wait for unfinished runs"))
+                            changed.notify_all()
+                            return
+                        changed.wait()
+                try:
+                    self._train_one(*unit, code_info)
+                except BaseException as exc:  # SystemExit of a failed train included
+                    with lock:
+                        failures.append(exc)
+                finally:
+                    with changed:
+                        running.discard(unit)
+                        changed.notify_all()
+
+        threads = [threading.Thread(target=worker, name=f"miniature-job-{i}", daemon=True) for i in range(self.jobs)]
+        for thread in threads:
+            thread.start()
+        try:
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(timeout=1.0)  # short joins: SIGTERM reaches this thread between them
+        except BaseException:
+            for proc in list(self._children):  # stop every trainer, as the single-job path does
+                proc.terminate()
+            for thread in threads:
+                thread.join(timeout=60)
+            self.log("driver stopped; resume with the same command")
+            raise
+        if failures:
+            raise failures[0]
 
     def save_overrides(self) -> None:
         """Keep the run-wide overrides, so that every later invocation trains and records the same configs."""
@@ -309,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="TrainConfig override for every run (repeat it in every later command)")
     parser.add_argument("--threads", type=int, default=1, help="OpenMP threads per training process (default 1)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="students trained at once, each once the runs it starts from are done (default 1)")
     parser.add_argument("--allow-unconverged-teacher", action="store_true",
                         help="train the students even if the teacher has not plateaued")
     parser.add_argument("--max-teacher-iterations", type=int, default=MAX_TEACHER_ITERATIONS,
@@ -327,7 +399,8 @@ def main(argv: list[str] | None = None) -> int:
     if clash:
         parser.error(f"--set differs from the overrides this run was trained with ({stored_path}): "
                      + "; ".join(f"{k}: {a!r} stored, {b!r} given" for k, (a, b) in clash.items()))
-    driver = Driver(args.root, args.run_id, seeds, {**stored, **overrides}, args.threads, args.max_teacher_iterations)
+    driver = Driver(args.root, args.run_id, seeds, {**stored, **overrides}, args.threads, args.max_teacher_iterations,
+                    args.jobs)
     if args.command == "run":
         return driver.run(args.allow_unconverged_teacher)
     if args.command == "status":

@@ -85,3 +85,41 @@ def test_teacher_is_extended_until_it_plateaus_and_the_budget_is_kept(tmp_path, 
     monkeypatch.setattr(mini, "run_plateau", lambda run_dir: Plateau(False, 10, 4, 27.0, 27.5, 0.5, 0.05))
     assert d2.run() == 3 and trained == []
     assert "has not plateaued within 80 iterations" in (tmp_path / "b" / "driver.log").read_text()
+
+
+def test_jobs_train_students_in_parallel_once_their_inputs_are_finished(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    import bench.miniature as mini
+    from sofkd_lib.companion.convergence import Plateau
+
+    d = Driver(tmp_path, "mini-test", (0, 1), {"phase_iterations": 30, "lr_step": 12, "teacher_iterations": 60},
+               threads=1, jobs=2)
+    events, lock, active, most = [], threading.Lock(), [0], [0]
+
+    def fake_train(variant, seed, code_info):
+        for need in d.needs(variant, seed):  # its inputs were finished before it started
+            assert d.finished(*need), (variant, seed, need)
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+            events.append(("start", variant, seed))
+        time.sleep(0.05)
+        out = d.out(variant, seed)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "summary.json").write_text(json.dumps({"iteration": d.config(variant, seed).total_iterations}))
+        (out / "last.pt").write_bytes(b"")
+        with lock:
+            active[0] -= 1
+            events.append(("end", variant, seed))
+
+    monkeypatch.setattr(d, "train", fake_train)
+    monkeypatch.setattr(d, "snapshot", dict)
+    monkeypatch.setattr(mini, "run_plateau", lambda run_dir: Plateau(True, 10, 4, 27.0, 27.0, 0.0, 0.05))
+    assert d.needs("phase1+2", 1) == [("teacher", None), ("phase1", 1)] and d.needs("student", 0) == []
+    assert d.run() == 0
+    started = [(v, s) for kind, v, s in events if kind == "start"]
+    assert started[0] == ("teacher", None) and sorted(started[1:], key=str) == sorted(d.units()[1:], key=str)
+    assert most[0] == 2  # two at a time, never more
+    assert all(d.finished(v, s) for v, s in d.units())
