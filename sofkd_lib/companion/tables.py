@@ -259,11 +259,12 @@ def budget_rows(profile: str, results: Mapping[str, Any] | None = None) -> list[
 
 
 def budget_label(profile: str) -> str:
-    """One line stating the training budget of ``profile`` against the paper's."""
+    """One line stating the widths and training budget of ``profile`` (the paper: 320 and 240 channels)."""
     from sofkd_lib.engine.config import profile_config, profile_notes
 
     c = profile_config(profile)
-    return (f"profile {profile}: teacher {c.teacher_iterations:,} it, student w/o KD {c.student_iterations:,} it, "
+    return (f"profile {profile}: ResBlocks of {c.teacher_channels} (teacher) and {c.student_channels} (student) "
+            f"channels; teacher {c.teacher_iterations:,} it, student w/o KD {c.student_iterations:,} it, "
             f"each distillation phase {c.phase_iterations:,} it; batch {c.batch_size} of "
             f"{c.patch_size}×{c.patch_size} LR patches ({profile_notes(profile)})")
 

@@ -76,10 +76,10 @@ def _frozen(**parts: str) -> MappingProxyType[Part, str]:
 
 #: Table 1's rows, in dependency order.
 TABLE1: tuple[Variant, ...] = (
-    Variant("teacher", label="Teacher (SOF-VSR, 320 ch.)", paper_label="SOF-VSR (teacher)",
+    Variant("teacher", label="Teacher (SOF-VSR)", paper_label="SOF-VSR (teacher)",
             ofrnet="teacher", srnet="teacher", trains=("ofrnet", "srnet"), frozen_from=_frozen(),
             equation="Eq. 1", budget_field="teacher_iterations"),
-    Variant("student", label="Student w/o KD (240 ch.)", paper_label="Student w/o KD",
+    Variant("student", label="Student w/o KD", paper_label="Student w/o KD",
             ofrnet="student", srnet="student", trains=("ofrnet", "srnet"), frozen_from=_frozen(),
             equation="Eq. 1", budget_field="student_iterations"),
     Variant("phase1", label="Proposed Phase 1", paper_label="Proposed Phase 1",

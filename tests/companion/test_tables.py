@@ -68,13 +68,13 @@ def test_table1_frame_puts_the_paper_beside_each_measured_value():
     assert list(frame.columns) == [("PSNR (dB)", "paper"), ("PSNR (dB)", "this build (smoke)"),
                                    ("PSNR (dB)", "this build − paper"), ("SSIM", "paper"),
                                    ("SSIM", "this build (smoke)"), ("SSIM", "this build − paper")]
-    teacher = frame.loc["Teacher (SOF-VSR, 320 ch.)"]
+    teacher = frame.loc["Teacher (SOF-VSR)"]
     # The paper as printed (4 decimals), ours to 0.01 dB, the difference ours − paper.
     assert teacher[("PSNR (dB)", "paper")] == "25.6578"
     assert teacher[("PSNR (dB)", "this build (smoke)")] == "27.50"
     assert teacher[("PSNR (dB)", "this build − paper")] == "+1.84"  # 27.5 − 25.6578 = 1.8422
     assert teacher[("SSIM", "this build − paper")] == "+0.0479"  # 0.8 − 0.7521
-    student_max = T.table1_frame(_results(), "vid4", "max").loc["Student w/o KD (240 ch.)"]
+    student_max = T.table1_frame(_results(), "vid4", "max").loc["Student w/o KD"]
     assert student_max[("PSNR (dB)", "paper")] == "28.2611"
     assert student_max[("PSNR (dB)", "this build − paper")] == "+0.24"  # 28.5 − 28.2611 = 0.2389
     assert student_max[("SSIM", "this build − paper")] == "-0.0282"  # 0.84 − 0.8682
@@ -89,7 +89,7 @@ def test_table1_frame_puts_the_paper_beside_each_measured_value():
 def test_table1_frame_without_paper_values_or_measurements():
     frame = T.table1_frame(_results(), "vid4", paper={})
     assert frame.loc["Proposed Phase 1+2", ("PSNR (dB)", "this build (smoke)")] == "27.25"
-    assert frame.loc["Teacher (SOF-VSR, 320 ch.)", ("SSIM", "this build (smoke)")] == "0.8000"
+    assert frame.loc["Teacher (SOF-VSR)", ("SSIM", "this build (smoke)")] == "0.8000"
     assert [c[1] for c in frame.columns] == ["this build (smoke)", "this build (smoke)"]  # no paper, no difference
     davis = T.table1_frame(_results(), "davis-2017-test-dev", "max")  # only the paper scored it
     assert [c[1] for c in davis.columns] == ["paper", "paper"]
@@ -106,7 +106,7 @@ def test_table1_errors_name_what_is_missing():
 
 def test_table1_long_keeps_unrounded_values_per_source():
     long = T.table1_long(_results(), "vid4", recorded=_recorded())
-    teacher = long[(long["model"] == "Teacher (SOF-VSR, 320 ch.)") & (long["quantity"] == "PSNR avg (dB)")]
+    teacher = long[(long["model"] == "Teacher (SOF-VSR)") & (long["quantity"] == "PSNR avg (dB)")]
     assert dict(zip(teacher["source"], teacher["value"])) == {"paper": 25.6578, "recorded": 27.0,
                                                               "this build (smoke)": 27.5}
     assert set(long["quantity"]) == {"PSNR avg (dB)", "PSNR max (dB)", "SSIM avg", "SSIM max"}
@@ -143,7 +143,9 @@ def test_budget_rows_and_label():
     rows = T.budget_rows("smoke")
     assert [(r["variant"], r["iterations"]) for r in rows] == [
         ("teacher", 10), ("student", 20), ("phase1", 10), ("phase2", 10), ("phase1+2", 10)]
-    assert T.budget_label("paper").startswith("profile paper: teacher 200,000 it, student w/o KD 400,000 it")
+    assert T.budget_label("paper").startswith("profile paper: ResBlocks of 320 (teacher) and 240 (student) channels; "
+                                              "teacher 200,000 it, student w/o KD 400,000 it")
+    assert "ResBlocks of 64 (teacher) and 48 (student)" in T.budget_label("miniature")
 
 
 def _seq_summary(psnrs: dict[str, float]) -> dict:
@@ -162,7 +164,7 @@ def _recorded():
 def test_table1_frame_with_a_recorded_run():
     frame = T.table1_frame(_results(), "vid4", paper={}, recorded=_recorded())
     assert list(dict.fromkeys(c[1] for c in frame.columns)) == ["recorded", "this build (smoke)"]
-    assert frame.loc["Teacher (SOF-VSR, 320 ch.)", ("PSNR (dB)", "recorded")] == "27.00"
+    assert frame.loc["Teacher (SOF-VSR)", ("PSNR (dB)", "recorded")] == "27.00"
     # Phase 2 is in the recorded run only; bicubic in this build only.
     assert frame.loc["Proposed Phase 2", ("PSNR (dB)", "this build (smoke)")] == T.MISSING
     assert frame.loc["Bicubic", ("PSNR (dB)", "recorded")] == T.MISSING
