@@ -33,13 +33,14 @@ def test_paper_profile_is_the_papers_recipe():
 def test_every_profile_keeps_the_papers_ratios(name):
     c, paper = profile_config(name), profile_config("paper")
     assert c.profile == name
-    assert c.lr_step * 5 == c.phase_iterations * 2  # lr halved at 40 % of a phase
     assert c.student_iterations == 2 * c.phase_iterations
     assert paper.phase_iterations % c.phase_iterations == 0
     same = ["lr", "lr_gamma", "alpha", "adam_beta1", "adam_beta2", "adam_eps", "scale", "n_frames"]
-    if name == "miniature":  # its own width (4 : 3 kept) and a teacher trained for two phases (issue 19)
-        assert (c.teacher_channels, c.student_channels, c.teacher_iterations) == (64, 48, 2 * c.phase_iterations)
+    if name == "miniature":  # its own width (4 : 3 kept), trained to a plateau: five lr halvings a phase (issue 19)
+        assert (c.teacher_channels, c.student_channels, c.teacher_iterations) == (64, 48, c.phase_iterations)
+        assert c.lr_step * 5 == c.phase_iterations
     else:
+        assert c.lr_step * 5 == c.phase_iterations * 2  # lr halved at 40 % of a phase
         assert c.teacher_iterations == c.phase_iterations
         same += ["teacher_channels", "student_channels"]
     for f in same:
@@ -224,13 +225,13 @@ def test_miniature_profile_is_the_paper_at_three_quarters_width_ratio():
     assert (c.teacher_channels, c.student_channels) == (64, 48)
     assert c.student_channels * 4 == c.teacher_channels * 3  # the paper's 240 : 320
     assert paper.student_channels * 4 == paper.teacher_channels * 3
-    assert (c.phase_iterations, c.teacher_iterations, c.student_iterations, c.lr_step) == (10_000, 20_000, 20_000, 4_000)
-    assert c.lr_step * 5 == c.phase_iterations * 2  # lr halved at 40 % of a phase, as in the paper
+    assert (c.phase_iterations, c.teacher_iterations, c.student_iterations, c.lr_step) == (20_000, 20_000, 40_000, 4_000)
+    assert c.lr_step * 20 == paper.lr_step and c.lr_step * 5 == c.phase_iterations  # five halvings a phase
     assert (c.batch_size, c.patch_size, c.val_every, c.val_max_frames, c.dataset) == (4, 32, 250, None, "embedded")
     for f in ("lr", "lr_gamma", "alpha", "adam_beta1", "adam_beta2", "adam_eps", "scale", "n_frames"):
         assert getattr(c, f) == getattr(paper, f), f
     assert TrainConfig.from_dict(c.to_dict()) == c  # validates
-    assert make_config("miniature", variant="phase1+2", seed=2).total_iterations == 10_000
+    assert make_config("miniature", variant="phase1+2", seed=2).total_iterations == 20_000
     notes = profile_notes("miniature")
     assert "teacher_channels 64 instead of 320; student_channels 48 instead of 240" in notes
     assert "teacher_iterations 20,000" in notes and "batch_size 4 instead of 64" in notes
