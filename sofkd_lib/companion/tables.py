@@ -192,16 +192,17 @@ def kd_comparison(results: Mapping[str, Any], dataset: str) -> Any:
     import pandas as pd
 
     models = _dataset_models(results, dataset)
-    need = [m for m in ("student", "phase1", "phase2", "phase1+2") if m not in models]
+    distilled = [v.name for v in TABLE1 if v.equation != "Eq. 1"]  # the KD rows, compared with the no-KD student
+    need = [m for m in ("student", *distilled) if m not in models]
     if need:
         raise KeyError(f"{dataset}: no results for {need}")
     seqs = list(models["student"]["sequences"])
     table = {}
-    for m in ("teacher", "student", "phase1", "phase2", "phase1+2"):
+    for m in (v.name for v in TABLE1):
         if m in models:
             table[f"{m} (dB)"] = [models[m]["sequences"][q]["psnr_mean"] for q in seqs] + \
                                  [_metric(models[m], "psnr", "average")]
-    for m in ("phase1", "phase2", "phase1+2"):
+    for m in distilled:
         table[f"{m} − student (dB)"] = [a - b for a, b in zip(table[f"{m} (dB)"], table["student (dB)"])]
     frame = pd.DataFrame(table, index=[*seqs, "average"])
     frame.index.name = "sequence"
