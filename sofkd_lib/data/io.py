@@ -213,9 +213,6 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None], *, fsyn
     return path
 
 
-#: Former name of :func:`write_atomic`, kept while modules outside data/ still import it.
-
-
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically (:func:`write_atomic`)."""
     return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
