@@ -306,9 +306,10 @@ PROFILES: dict[str, dict[str, Any]] = {
     # Table 1 in miniature (issue 19): ResBlock width 64 / 48 (the paper's 320 : 240 = 4 : 3) instead of
     # 320 / 240, batch 4 of the paper's 32x32 patches, trained to a validation plateau
     # (sofkd_lib.companion.convergence) on a 2-core CPU. The lr is halved every 4,000 iterations (a twentieth of
-    # the paper's 80k) and every run, the teacher included, gets 20,000 (the no-KD student 40,000): five halvings
-    # a phase where the paper has 2.5, because 10,000 per phase did not plateau (phase 1, seed 0: +0.15 dB over
-    # the last third of its validations). Validation on the whole embedded test split every 250 iterations.
+    # the paper's 80k) and every run, the teacher included, gets 20,000 (the no-KD student 40,000): four halvings
+    # within a phase where the paper has two (at 80k and 160k of 200k), because 10,000 per phase did not plateau
+    # (phase 1, seed 0: +0.15 dB over the last third of its validations). Validation on the whole embedded
+    # test split every 250 iterations.
     "miniature": _scaled(20, phase_iterations=20_000, teacher_iterations=20_000, teacher_channels=64,
                          student_channels=48, batch_size=4, log_every=50, checkpoint_every=250, val_every=250,
                          val_max_frames=None),

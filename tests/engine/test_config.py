@@ -36,7 +36,7 @@ def test_every_profile_keeps_the_papers_ratios(name):
     assert c.student_iterations == 2 * c.phase_iterations
     assert paper.phase_iterations % c.phase_iterations == 0
     same = ["lr", "lr_gamma", "alpha", "adam_beta1", "adam_beta2", "adam_eps", "scale", "n_frames"]
-    if name == "miniature":  # its own width (4 : 3 kept), trained to a plateau: five lr halvings a phase (issue 19)
+    if name == "miniature":  # its own width (4 : 3 kept), trained to a plateau: lr step a fifth of a phase (issue 19)
         assert (c.teacher_channels, c.student_channels, c.teacher_iterations) == (64, 48, c.phase_iterations)
         assert c.lr_step * 5 == c.phase_iterations
     else:
@@ -226,7 +226,7 @@ def test_miniature_profile_is_the_paper_at_three_quarters_width_ratio():
     assert c.student_channels * 4 == c.teacher_channels * 3  # the paper's 240 : 320
     assert paper.student_channels * 4 == paper.teacher_channels * 3
     assert (c.phase_iterations, c.teacher_iterations, c.student_iterations, c.lr_step) == (20_000, 20_000, 40_000, 4_000)
-    assert c.lr_step * 20 == paper.lr_step and c.lr_step * 5 == c.phase_iterations  # five halvings a phase
+    assert c.lr_step * 20 == paper.lr_step and c.lr_step * 5 == c.phase_iterations  # halved at 4k, 8k, 12k, 16k of 20k
     assert (c.batch_size, c.patch_size, c.val_every, c.val_max_frames, c.dataset) == (4, 32, 250, None, "embedded")
     for f in ("lr", "lr_gamma", "alpha", "adam_beta1", "adam_beta2", "adam_eps", "scale", "n_frames"):
         assert getattr(c, f) == getattr(paper, f), f
