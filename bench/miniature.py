@@ -50,7 +50,7 @@ sys.path.insert(0, str(REPO))  # the driver itself reads configs from the checko
 
 from sofkd_lib.companion.convergence import run_plateau  # noqa: E402
 from sofkd_lib.data.io import write_json_atomic  # noqa: E402
-from sofkd_lib.engine.config import make_config, parse_overrides  # noqa: E402 - after the sys.path line
+from sofkd_lib.engine.config import ConfigError, make_config, parse_overrides  # noqa: E402 - after the sys.path line
 from sofkd_lib.method.variants import variant_spec  # noqa: E402
 
 PROFILE = "miniature"
@@ -401,6 +401,11 @@ def main(argv: list[str] | None = None) -> int:
                      + "; ".join(f"{k}: {a!r} stored, {b!r} given" for k, (a, b) in clash.items()))
     driver = Driver(args.root, args.run_id, seeds, {**stored, **overrides}, args.threads, args.max_teacher_iterations,
                     args.jobs)
+    try:  # before overrides.json keeps a --set that no run can train with (a later, corrected --set would clash)
+        for unit in driver.units():
+            driver.config(*unit)
+    except ConfigError as exc:
+        parser.error(str(exc))
     if args.command == "run":
         return driver.run(args.allow_unconverged_teacher)
     if args.command == "status":

@@ -7,12 +7,12 @@ from typing import Any
 
 from sofkd_lib.companion.chapter import parameter_value
 from sofkd_lib.companion.pipeline import DEFAULT_PROFILE, RUNS_ENV, run_pipeline
-from sofkd_lib.engine.config import split_assignment
+from sofkd_lib.engine.config import PROFILES, split_assignment
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--profile", default=DEFAULT_PROFILE,
-                        help="training profile of every run: paper, gpu-short, cpu-demo (default) or smoke")
+                        help=f"training profile of every run: {', '.join(PROFILES)} (default {DEFAULT_PROFILE})")
     parser.add_argument("--device", default="cpu", help="device for training and evaluation (default cpu)")
     parser.add_argument("--force", action="store_true", help="retrain and re-evaluate even when the keys match")
     parser.add_argument("--no-build", action="store_true", help="stop after results.json; do not build the book")

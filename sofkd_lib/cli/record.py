@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 from sofkd_lib.companion.record import ENTRY_NAMES, RecordError, RecordOptions, parse_seeds, record, repeat_command
-from sofkd_lib.engine.config import VARIANTS, ConfigError, parse_overrides
+from sofkd_lib.engine.config import PROFILES, VARIANTS, ConfigError, parse_overrides
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-id", required=True, help="name of the run folder, e.g. 2026-11-25-cpu")
-    parser.add_argument("--profile", required=True, help="paper, gpu-short, cpu-demo or smoke")
+    parser.add_argument("--profile", required=True, help=", ".join(PROFILES))
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="TrainConfig overrides for every variant")
     parser.add_argument("--set", dest="more_overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="same as a positional KEY=VALUE (repeatable)")

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch.distributed as dist
 
 from sofkd_lib.engine.config import (
+    PROFILES,
     VARIANTS,
     ConfigError,
     TrainConfig,
@@ -38,7 +39,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variant", choices=VARIANTS, help="which model of Table 1 to train")
-    parser.add_argument("--profile", help="paper, gpu-short, cpu-demo or smoke")
+    parser.add_argument("--profile", help=", ".join(PROFILES))
     parser.add_argument("--out", type=Path, help="run folder (last.pt, best.pt, metrics.csv, …)")
     parser.add_argument("--teacher", type=Path,
                         help="teacher checkpoint or pretrained:NAME, e.g. pretrained:teacher-x4 (phase1, phase2, "

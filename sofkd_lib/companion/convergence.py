@@ -47,6 +47,11 @@ class Plateau:
                 f"(gain {self.gain_db:+.3f} dB, tolerance {self.tolerance_db} dB)")
 
 
+def tail_length(n_points: int, tail_fraction: float = TAIL_FRACTION) -> int:
+    """How many of ``n_points`` validations form the last part the test reads (at least one on each side)."""
+    return min(n_points - 1, max(1, math.ceil(n_points * tail_fraction)))
+
+
 def plateau(psnr: Sequence[float], tail_fraction: float = TAIL_FRACTION, tolerance_db: float = TOLERANCE_DB,
             min_points: int = MIN_POINTS) -> Plateau:
     """The plateau test on validation PSNRs ``psnr`` (in validation order, dB)."""
@@ -62,8 +67,7 @@ def plateau(psnr: Sequence[float], tail_fraction: float = TAIL_FRACTION, toleran
     n = len(values)
     if n < min_points:
         return Plateau(False, n, 0, None, None, None, tolerance_db)
-    # At least one point on each side, whatever the fraction.
-    n_tail = min(n - 1, max(1, math.ceil(n * tail_fraction)))
+    n_tail = tail_length(n, tail_fraction)
     before, tail = max(values[: n - n_tail]), max(values[n - n_tail:])
     gain = tail - before
     return Plateau(gain <= tolerance_db, n, n_tail, before, tail, gain, tolerance_db)

@@ -484,12 +484,14 @@ def to_image(fig, dpi: int = 100):
 
 
 def plot_seed_curves(curves: Mapping[int, object], column: str = "psnr", title: str | None = None,
-                     ylabel: str = "validation PSNR (dB)"):
+                     ylabel: str = "validation PSNR (dB)", tail_fraction: float | None = None):
     """Validation curves of one model, one line per seed, in one figure.
 
     ``curves`` maps seed → a DataFrame with an ``iteration`` column and ``column``
     (the trainer's ``validation.csv``); a dashed line marks the mean over the seeds
-    at the iterations every seed reached.
+    at the iterations every seed reached. With ``tail_fraction``, the last part of
+    the validations that the plateau test reads
+    (:func:`sofkd_lib.companion.convergence.tail_length`) is shaded.
     """
     import matplotlib.pyplot as plt
     import seaborn as sns
@@ -509,9 +511,29 @@ def plot_seed_curves(curves: Mapping[int, object], column: str = "psnr", title: 
     if len(curves) > 1 and common:
         mean = [np.mean([df.loc[df["iteration"] == i, column].iloc[-1] for df in curves.values()]) for i in common]
         ax.plot(common, mean, ls="--", color="black", lw=1.2, label="mean")
+    if tail_fraction is not None:
+        from sofkd_lib.companion.convergence import tail_length
+
+        its = list(max(curves.values(), key=len)["iteration"])
+        if len(its) >= 2:
+            first = its[len(its) - tail_length(len(its), tail_fraction)]
+            ax.axvspan(first, its[-1], color="0.85", zorder=0, label="part the plateau test reads")
+            # The tail moves by hundredths of a dB after a rise of several dB: zoom into it in an inset
+            # (lower right, below a curve that has risen) from the last validation before it on.
+            zoom = ax.inset_axes([0.42, 0.08, 0.55, 0.45])
+            start = its[max(0, its.index(first) - 1)]
+            for colour, (_, df) in zip(palette, sorted(curves.items())):
+                part = df[df["iteration"] >= start]
+                zoom.plot(part["iteration"], part[column], marker="o", ms=2, lw=0.8, color=colour)
+            zoom.axvspan(first, its[-1], color="0.85", zorder=0)
+            zoom.tick_params(labelsize=6)
     ax.set_xlabel("iteration")
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=7)
+    if tail_fraction is None:
+        ax.legend(fontsize=7)
+    else:  # outside: the inset takes the free corner
+        fig.set_size_inches(6.8, 3.2)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     if title:
         ax.set_title(title, fontsize=10)
     return fig

@@ -131,6 +131,8 @@ def parse_seeds(text: str) -> tuple[int, ...]:
 
 #: TrainConfig fields that choose the hardware or speed of a run, not its result.
 SPEED_ONLY_FIELDS = frozenset({"device", "prefetch", "compile"})
+#: TrainConfig fields that set one variant's iteration budget (``student_budget`` derives the no-KD student's).
+BUDGET_FIELDS = frozenset({v.budget_field for v in TABLE1} | {"student_budget"})
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
@@ -356,6 +358,22 @@ def _finished(options: RecordOptions, variant: str, seed: int | None, config: Tr
     return summary.is_file() and _read_json(summary)["iteration"] >= config.total_iterations
 
 
+def check_trained_config(path: Path, trained: Mapping[str, Any], config: TrainConfig) -> dict[str, list[Any]]:
+    """Refuse a checkpoint (``path``, its stored config ``trained``) trained with another config than ``config``.
+
+    Differences that leave the weights as they are pass and are returned, field → [trained, resolved]: where
+    and how fast it ran, and the budgets of the other variants (e.g. a teacher finished before the phases'
+    budget changed in its profile). Fields added to TrainConfig since take their defaults.
+    """
+    differences = config_diff(TrainConfig.from_dict(trained), config)
+    unread = SPEED_ONLY_FIELDS | (BUDGET_FIELDS - {variant_spec(config.variant).budget_field})
+    changed = sorted(k for k in differences if k not in unread)
+    if changed:
+        raise RecordError(f"{path} was trained with another config than this run resolves "
+                          f"(fields {changed}); record it with the overrides it was trained with")
+    return {k: list(v) for k, v in sorted(differences.items())}
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -392,13 +410,7 @@ def record_variant(options: RecordOptions, variant: str, embedded: list, vid4: l
     dest.mkdir(parents=True, exist_ok=True)
     checkpoint = load_checkpoint(out / "last.pt")
     summary = _read_json(out / "summary.json")
-    # e.g. trained elsewhere with other overrides (fields added to TrainConfig since take their defaults;
-    # where and how fast it ran does not change what was trained)
-    changed = sorted(k for k in config_diff(TrainConfig.from_dict(checkpoint["config"]), config)
-                     if k not in SPEED_ONLY_FIELDS)
-    if changed:
-        raise RecordError(f"{out / 'last.pt'} was trained with another config than this run resolves "
-                          f"(fields {changed}); record it with the overrides it was trained with")
+    ignored = check_trained_config(out / "last.pt", checkpoint["config"], config)
 
     # Precision: float16 weights only if they score within the tolerance of float32.
     t0 = time.perf_counter()
@@ -450,6 +462,10 @@ def record_variant(options: RecordOptions, variant: str, embedded: list, vid4: l
         "training_seconds_note": "trainer's clock: optimiser steps and sampling, summed over resumes; "
                                  "validation and checkpoint writes excluded",
         "training_invocations": wall["invocations"],
+        "trained_config_differences": ignored,
+        "trained_config_differences_note": "fields of last.pt's config that differ from config.json and leave "
+                                           "the weights as they are (speed settings, other variants' budgets): "
+                                           "field → [trained, recorded]",
         "evaluation_seconds": round(eval_seconds, 1),
         "record_wall_seconds": round(time.perf_counter() - run_start, 1),
         "teacher": None if teacher is None else str(teacher),

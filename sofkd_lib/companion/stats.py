@@ -104,12 +104,13 @@ class SeededRun:
 
 
 # --------------------------------------------------------------------------- reading
-def seeded_runs(root: str | os.PathLike | None = None) -> list[str]:
-    """Run ids of the multi-seed runs recorded in ``root`` (default ``results/recorded``), newest first."""
+def seeded_runs(root: str | os.PathLike | None = None, exclude_profiles: Sequence[str] = ()) -> list[str]:
+    """Run ids of the multi-seed runs recorded in ``root`` (default ``results/recorded``), newest first,
+    leaving out runs trained at a profile in ``exclude_profiles`` (the miniature run has its own chapter)."""
     from sofkd_lib.weights.pretrained import read_index
 
     runs = read_index(root)["runs"]
-    seeded = [r for r, info in runs.items() if "seeds" in info]
+    seeded = [r for r, info in runs.items() if "seeds" in info and info.get("profile") not in exclude_profiles]
     return sorted(seeded, key=lambda r: str(runs[r].get("date", "")), reverse=True)
 
 
@@ -151,8 +152,9 @@ def load_seeded_run(run_id: str, root: str | os.PathLike | None = None) -> Seede
                 evals.setdefault(name, {})[seed] = res
             if prov is not None:
                 provs.setdefault(name, {})[seed] = prov
-            if seed is not None and (place / "validation.csv").is_file():
-                curves.setdefault(name, {})[seed] = pd.read_csv(place / "validation.csv")
+            if (place / "validation.csv").is_file():  # a teacher trained in the run has one too: keyed by its seed
+                key = seed if seed is not None else int((prov or {}).get("seed") or 0)
+                curves.setdefault(name, {})[key] = pd.read_csv(place / "validation.csv")
     return SeededRun(run_id=run_id, profile=info.get("profile"), date=info.get("date"), repeat=info.get("repeat"),
                      teacher=info.get("teacher"), seeds=tuple(info["seeds"]),
                      entries=tuple(e for e in info["entries"] if e in evals), evals=evals, provenance=provs,
@@ -203,12 +205,16 @@ def label(name: str) -> str:
     return {"bicubic": TABLE1_ROWS["bicubic"], **{e.name: e.label for e in ENTRIES}}.get(name, name)
 
 
-def summary_rows(run: SeededRun, dataset: str, paper: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-    """One dict per recorded model (bicubic, teacher, then the entries): its average PSNR/SSIM as mean, sample
+def summary_rows(run: SeededRun, dataset: str, paper: Mapping[str, Any] | None = None,
+                 kind: str = "average") -> list[dict[str, Any]]:
+    """One dict per recorded model (bicubic, teacher, then the entries): its ``kind`` of PSNR/SSIM over the
+    dataset (``average``, or ``max``: the best frame, as the paper's Table 1 also prints) as mean, sample
     std and n over seeds, and the paper's Table 1 value where there is one (``paper`` default
     :data:`sofkd_lib.companion.tables.PAPER_TABLE1`)."""
-    from sofkd_lib.companion.tables import PAPER_TABLE1
+    from sofkd_lib.companion.tables import PAPER_TABLE1, dataset_metric
 
+    if kind not in ("average", "max"):
+        raise StatsError(f"kind must be 'average' or 'max', got {kind!r}")
     paper = PAPER_TABLE1 if paper is None else paper
     rows = []
     for name in ("bicubic", *run.entries):
@@ -217,14 +223,15 @@ def summary_rows(run: SeededRun, dataset: str, paper: Mapping[str, Any] | None =
             continue
         row: dict[str, Any] = {"entry": name, "model": label(name)}
         for metric in ("psnr", "ssim"):
-            m, sd, n = mean_spread([r["average"][metric] for r in results])
+            m, sd, n = mean_spread([dataset_metric(r, metric, kind) for r in results])
             row.update({f"{metric}_mean": m, f"{metric}_sd": sd, "n": n})
-            row[f"paper_{metric}"] = paper.get(dataset, {}).get(name, {}).get(f"{metric}_avg")
+            row[f"paper_{metric}"] = paper.get(dataset, {}).get(name, {}).get(
+                f"{metric}_{'avg' if kind == 'average' else 'max'}")
         rows.append(row)
     return rows
 
 
-def summary_table(run: SeededRun, dataset: str, paper: Mapping[str, Any] | None = None):
+def summary_table(run: SeededRun, dataset: str, paper: Mapping[str, Any] | None = None, kind: str = "average"):
     """:func:`summary_rows` as a display DataFrame: mean ± spread beside the paper's value."""
     import pandas as pd
 
@@ -232,7 +239,7 @@ def summary_table(run: SeededRun, dataset: str, paper: Mapping[str, Any] | None 
         return "–" if value is None else f"{value:.{digits}f}"
 
     out = []
-    for r in summary_rows(run, dataset, paper):
+    for r in summary_rows(run, dataset, paper, kind):
         out.append({"model": r["model"], "seeds": r["n"],
                     "PSNR (dB)": fmt_mean_spread(r["psnr_mean"], r["psnr_sd"], r["n"]),
                     "SSIM": fmt_mean_spread(r["ssim_mean"], r["ssim_sd"], r["n"], 4),
@@ -341,6 +348,133 @@ def budget_table(run: SeededRun):
                      "batch × patch": f"{b['batch_size']} × {b['patch_size']}",
                      "training min (mean)": round(float(np.mean(secs)) / 60, 1)})
     return pd.DataFrame(rows).set_index("entry")
+
+
+def _entries_with_teacher(run: SeededRun) -> list[str]:
+    return ["teacher", *(e for e in run.entries if e != "teacher")]
+
+
+def convergence_rows(run: SeededRun, **criterion: float) -> list[dict[str, Any]]:
+    """One dict per recorded validation curve (the teacher's, then every seed of every entry): the plateau
+    test of :mod:`sofkd_lib.companion.convergence` on it (``criterion`` passed on) and where it ended."""
+    from sofkd_lib.companion.convergence import plateau
+
+    rows = []
+    for name in _entries_with_teacher(run):
+        for seed, df in sorted(run.validation.get(name, {}).items()):
+            test = plateau(df["psnr"].tolist(), **criterion)
+            best = int(df["psnr"].idxmax())
+            rows.append({"entry": name, "model": label(name), "seed": seed, "validations": test.n_points,
+                         "last_iteration": int(df["iteration"].iloc[-1]), "last_psnr": float(df["psnr"].iloc[-1]),
+                         "best_psnr": float(df["psnr"].iloc[best]), "best_iteration": int(df["iteration"].iloc[best]),
+                         "tail_gain_db": test.gain_db, "plateaued": test.plateaued, "verdict": test.describe()})
+    return rows
+
+
+def convergence_table(run: SeededRun, **criterion: float):
+    """:func:`convergence_rows` as a display DataFrame, one row per model and seed."""
+    import pandas as pd
+
+    out = [{"model": r["model"], "seed": r["seed"], "validations": r["validations"],
+            "last iteration": f"{r['last_iteration']:,}", "last PSNR (dB)": f"{r['last_psnr']:.3f}",
+            "best PSNR (dB)": f"{r['best_psnr']:.3f} at {r['best_iteration']:,}",
+            "last part's gain (dB)": "–" if r["tail_gain_db"] is None else f"{r['tail_gain_db']:+.3f}",
+            "plateaued": "yes" if r["plateaued"] else "no"} for r in convergence_rows(run, **criterion)]
+    return pd.DataFrame(out).set_index(["model", "seed"])
+
+
+def _invocation_cores(inv: Mapping[str, Any]) -> int:
+    """Cores one training invocation occupied: its OpenMP threads (the miniature driver's ``threads``, else
+    the torch threads its hardware entry reports)."""
+    return int(inv.get("threads") or (inv.get("hardware") or {}).get("torch_threads") or 1)
+
+
+def _span_seconds(intervals: Sequence[tuple[float, float]]) -> float:
+    """Length of the union of (start, end) intervals: the time at least one of them was running."""
+    total, end = 0.0, float("-inf")
+    for a, b in sorted(intervals):
+        if b > end:
+            total += b - max(a, end)
+            end = b
+    return total
+
+
+def compute_rows(run: SeededRun, seeds: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    """Per entry, from the provenance's ``training_invocations``: seeds, invocations, training wall hours
+    (summed over seeds and resumes), core-hours (wall × the cores each invocation used), the trainer's own
+    clock, and the evaluation time of recording; a last row ``all`` with the totals and, as ``wall_hours``,
+    the time at least one training process was running (overlapping runs counted once). ``seeds`` keeps
+    only those seeds' students (a shared teacher is always counted)."""
+    from datetime import datetime
+
+    rows, spans = [], []
+    for name in _entries_with_teacher(run):
+        provs = [p for s, p in run.provenance.get(name, {}).items() if seeds is None or s is None or s in seeds]
+        invs = [inv for p in provs for inv in p.get("training_invocations") or []]
+        if not provs:
+            continue
+        spans += [(datetime.fromisoformat(inv["start"]).timestamp(), datetime.fromisoformat(inv["end"]).timestamp())
+                  for inv in invs]
+        rows.append({"entry": name, "model": label(name), "seeds": len(provs), "invocations": len(invs),
+                     "wall_hours": sum(inv["wall_seconds"] for inv in invs) / 3600,
+                     "core_hours": sum(inv["wall_seconds"] * _invocation_cores(inv) for inv in invs) / 3600,
+                     "trainer_hours": sum(p.get("training_seconds") or 0.0 for p in provs) / 3600,
+                     "evaluation_hours": sum(p.get("evaluation_seconds") or 0.0 for p in provs) / 3600})
+    if rows:
+        rows.append({"entry": "all", "model": "all models", "seeds": None,
+                     "invocations": sum(r["invocations"] for r in rows), "wall_hours": _span_seconds(spans) / 3600,
+                     **{k: sum(r[k] for r in rows) for k in ("core_hours", "trainer_hours", "evaluation_hours")}})
+    return rows
+
+
+def compute_table(run: SeededRun):
+    """:func:`compute_rows` as a display DataFrame (hours with two decimals)."""
+    import pandas as pd
+
+    out = [{"model": r["model"], "seeds": "" if r["seeds"] is None else r["seeds"], "invocations": r["invocations"],
+            "training wall (h)": f"{r['wall_hours']:.2f}", "core-hours": f"{r['core_hours']:.2f}",
+            "trainer's clock (h)": f"{r['trainer_hours']:.2f}", "evaluation (h)": f"{r['evaluation_hours']:.2f}"}
+           for r in compute_rows(run)]
+    return pd.DataFrame(out).set_index("model")
+
+
+#: The orderings the paper's Table 1 shows, as (entry, other): each KD row against the no-KD student and the
+#: teacher, and the two-phase recipe against each phase alone.
+PATTERN_PAIRS: tuple[tuple[str, str], ...] = (
+    ("phase1", "student"), ("phase2", "student"), ("phase1+2", "student"),
+    ("phase1", "teacher"), ("phase2", "teacher"), ("phase1+2", "teacher"),
+    ("phase1+2", "phase1"), ("phase1+2", "phase2"))
+
+
+def pattern_rows(run: SeededRun, dataset: str = "vid4", paper_dataset: str = "vid4",
+                 paper: Mapping[str, Any] | None = None, n_boot: int = 10_000, level: float = 0.95,
+                 seed: int = 0) -> list[dict[str, Any]]:
+    """For every pair of :data:`PATTERN_PAIRS` both recorded: the paper's average-PSNR difference (its Table 1
+    on ``paper_dataset``) beside this run's (:func:`compare` on ``dataset``, with its interval), and whether
+    this run resolves the sign: ``above``, ``below`` or ``not resolved`` (the interval contains zero)."""
+    from sofkd_lib.companion.tables import PAPER_TABLE1
+
+    ref = (PAPER_TABLE1 if paper is None else paper).get(paper_dataset, {})
+    rows = []
+    for a, b in PATTERN_PAIRS:
+        if a not in run.evals or b not in run.evals:
+            continue
+        iv = compare(run, a, b, dataset, n_boot=n_boot, level=level, seed=seed)["average"]
+        p = ref[a]["psnr_avg"] - ref[b]["psnr_avg"] if a in ref and b in ref else None
+        rows.append({"entry": a, "other": b, "comparison": f"{label(a)} − {label(b)}", "paper": p,
+                     "estimate": iv.estimate, "low": iv.low, "high": iv.high,
+                     "resolved": "above" if iv.low > 0 else "below" if iv.high < 0 else "not resolved"})
+    return rows
+
+
+def pattern_table(rows: Sequence[Mapping[str, Any]], level: float = 0.95):
+    """:func:`pattern_rows` as a display DataFrame."""
+    import pandas as pd
+
+    out = [{"comparison": r["comparison"], "paper (dB)": "–" if r["paper"] is None else f"{r['paper']:+.4f}",
+            f"this run (dB) [{level:.0%} interval]": f"{r['estimate']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]",
+            "this run": r["resolved"]} for r in rows]
+    return pd.DataFrame(out).set_index("comparison")
 
 
 def budget_text(run: SeededRun) -> str:

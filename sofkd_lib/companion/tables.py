@@ -65,7 +65,7 @@ def format_duration(seconds: float) -> str:
     return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
-def _metric(summary: Mapping[str, Any], metric: str, kind: str) -> float:
+def dataset_metric(summary: Mapping[str, Any], metric: str, kind: str) -> float:
     """Read a dataset-level ``average``/``max`` of ``metric`` from an evaluation dict.
 
     Accepts both layouts the evaluator may write: ``{"average": {"psnr": x}}`` and
@@ -112,8 +112,8 @@ def table1_rows(results: Mapping[str, Any] | None, dataset: str,
         for col in METRIC_COLUMNS:
             metric, kind = col.split("_")
             kind = "average" if kind == "avg" else "max"
-            row[col] = _metric(build[key], metric, kind) if key in build else None
-            row[f"recorded_{col}"] = _metric(rec[key], metric, kind) if key in rec else None
+            row[col] = dataset_metric(build[key], metric, kind) if key in build else None
+            row[f"recorded_{col}"] = dataset_metric(rec[key], metric, kind) if key in rec else None
             row[f"paper_{col}"] = ref.get(col)
         rows.append(row)
     return rows
@@ -201,7 +201,7 @@ def kd_comparison(results: Mapping[str, Any], dataset: str) -> Any:
     for m in (v.name for v in TABLE1):
         if m in models:
             table[f"{m} (dB)"] = [models[m]["sequences"][q]["psnr_mean"] for q in seqs] + \
-                                 [_metric(models[m], "psnr", "average")]
+                                 [dataset_metric(models[m], "psnr", "average")]
     for m in distilled:
         table[f"{m} − student (dB)"] = [a - b for a, b in zip(table[f"{m} (dB)"], table["student (dB)"])]
     frame = pd.DataFrame(table, index=[*seqs, "average"])

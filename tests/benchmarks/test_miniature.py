@@ -123,3 +123,19 @@ def test_jobs_train_students_in_parallel_once_their_inputs_are_finished(tmp_path
     assert started[0] == ("teacher", None) and sorted(started[1:], key=str) == sorted(d.units()[1:], key=str)
     assert most[0] == 2  # two at a time, never more
     assert all(d.finished(v, s) for v, s in d.units())
+
+
+def test_a_set_no_run_can_train_with_is_refused_before_it_is_kept(tmp_path, capsys):
+    """A bad --set stops the driver with a clear error and leaves no overrides.json, so the corrected --set
+    does not clash with a value that was never trained with."""
+    import pytest
+
+    from bench.miniature import main
+
+    base = ["status", "--root", str(tmp_path), "--run-id", "mini-test", "--seeds", "0"]
+    with pytest.raises(SystemExit) as exc:
+        main(["run", *base[1:], "--set", "val_max_frames=2"])
+    assert exc.value.code == 2 and "TrainConfig.val_max_frames must be None or >= 5, got 2" in capsys.readouterr().err
+    assert not (tmp_path / "overrides.json").exists() and not (tmp_path / "driver.log").exists()
+    assert main([*base, "--set", "val_max_frames=5"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].split()[:2] == ["teacher", "0/20000"]

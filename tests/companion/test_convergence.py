@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from sofkd_lib.companion.convergence import plateau, run_plateau
+from sofkd_lib.companion.convergence import plateau, run_plateau, tail_length
 
 
 def test_still_improving_curve_is_not_a_plateau():
@@ -42,6 +42,11 @@ def test_tail_fraction_and_too_few_points():
     assert not few.plateaued and few.gain_db is None and few.n_points == 5
     assert few.describe() == "not enough validations to judge (5 < 6 needed)"
     assert plateau([1.0, 1.0], min_points=2).plateaued
+
+
+def test_tail_length_keeps_a_point_on_each_side():
+    assert [tail_length(n) for n in (2, 3, 6, 7, 80)] == [1, 1, 2, 3, 27]
+    assert tail_length(6, 0.5) == 3 and tail_length(4, 0.99) == 3
 
 
 @pytest.mark.parametrize("kwargs,match", [({"tail_fraction": 1.0}, "tail_fraction"),

@@ -155,6 +155,21 @@ def test_seed_curves_one_line_per_seed_and_the_mean():
         P.plot_seed_curves({})
 
 
+def test_seed_curves_shade_and_zoom_the_part_the_plateau_test_reads():
+    # 6 validations, last third = 2 points: shaded from iteration 50 to 60; the inset starts one validation
+    # earlier (40) and holds one line per seed.
+    curves = {0: pd.DataFrame({"iteration": [10, 20, 30, 40, 50, 60], "psnr": [20.0, 25.0, 26.0, 26.1, 26.1, 26.2]}),
+              1: pd.DataFrame({"iteration": [10, 20, 30, 40, 50, 60], "psnr": [21.0, 25.5, 26.0, 26.0, 26.1, 26.1]})}
+    fig = P.plot_seed_curves(curves, tail_fraction=1 / 3)
+    (ax,) = fig.axes
+    (zoom,) = ax.child_axes
+    span = [p for p in ax.patches if p.get_label() == "part the plateau test reads"]
+    assert len(span) == 1 and span[0].get_x() == 50 and span[0].get_width() == 10
+    assert [line.get_xdata().tolist() for line in zoom.lines] == [[40, 50, 60], [40, 50, 60]]
+    assert zoom.lines[1].get_ydata().tolist() == [26.0, 26.1, 26.1]
+    assert not P.plot_seed_curves(curves).axes[0].child_axes  # no inset without tail_fraction
+
+
 def test_loss_curves_wrap_into_rows():
     m = pd.DataFrame({"iteration": [1, 2], "loss": [1.0, 0.5], "loss_sr": [0.5, 0.25], "val_psnr": [20.0, 21.0]})
     fig = P.plot_loss_curves(m, ncols=2)

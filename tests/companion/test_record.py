@@ -184,6 +184,33 @@ def test_train_only_then_record_and_config_guard(tmp_path):
     assert not (work / "split" / "phase1").exists()
 
 
+def test_record_finds_a_teacher_trained_before_the_phases_budget_changed(tmp_path, capsys):
+    """The other variants' budgets are not the teacher's config: it is recorded as trained (the miniature
+    teacher finished before the profile's phases doubled); a change of its own budget is still refused."""
+    from sofkd_lib.cli.main import main
+
+    results, work = tmp_path / "res", tmp_path / "work"
+
+    def argv(teacher_iterations: int, phase_iterations: int) -> list[str]:
+        return ["record", "--run-id", "budgets", "--profile", "smoke", "teacher_channels=8", "student_channels=4",
+                "val_every=0", f"teacher_iterations={teacher_iterations}", f"phase_iterations={phase_iterations}",
+                "--variants", "teacher", "--work", str(work), "--results", str(results),
+                "--vid4", str(tmp_path / "missing"), "--quiet"]
+
+    assert main([*argv(2, 3), "--train-only"]) == 0
+    last = work / "budgets" / "teacher" / "last.pt"
+    before = last.read_bytes()
+    assert main(argv(1, 3)) == 2  # finished (2 >= 1 iterations) but not the teacher this config trains
+    assert "(fields ['teacher_iterations'])" in capsys.readouterr().err
+    assert main(argv(2, 4)) == 0
+    assert last.read_bytes() == before  # found finished, not retrained
+    prov = json.loads((results / "budgets" / "teacher" / "provenance.json").read_text())
+    assert prov["budget"]["iterations"] == 2 and len(prov["training_invocations"]) == 1
+    # student_iterations follows phase_iterations (two phases): 2 x 3 trained, 2 x 4 resolved
+    assert prov["trained_config_differences"] == {"phase_iterations": [3, 4], "student_iterations": [6, 8]}
+    assert json.loads((results / "budgets" / "teacher" / "config.json").read_text())["phase_iterations"] == 4
+
+
 def test_paper_profile_records_only_with_its_data_or_an_explicit_choice(tmp_path, capsys):
     """record --profile paper without a training data root stops before any work, saying how to give one."""
     from sofkd_lib.cli.main import main

@@ -135,6 +135,98 @@ def test_ablation_answer_splits_phase1():
     assert "cannot split" in stats.ablation_answer(_run(0.5, 0.1))
 
 
+def test_summary_rows_max_reads_the_best_frame_and_the_papers_max():
+    run = _run(0.5, 0.1)
+    for per_seed in run.evals.values():
+        for seed, res in per_seed.items():
+            res["vid4"]["max"] = {"psnr": 30.0 + seed, "ssim": 0.9}
+    rows = summary_rows(run, "vid4", paper={"vid4": {"student": {"psnr_max": 28.2611, "psnr_avg": 1.0}}}, kind="max")
+    assert [(r["entry"], r["psnr_mean"], r["paper_psnr"]) for r in rows] == [("student", 30.5, 28.2611),
+                                                                             ("phase1+2", 30.5, None)]
+    assert rows[0]["psnr_sd"] == pytest.approx(np.sqrt(0.5))
+    with pytest.raises(StatsError, match="kind must be 'average' or 'max'"):
+        summary_rows(run, "vid4", kind="median")
+
+
+def test_convergence_rows_judge_every_curve_teacher_first():
+    flat = pd.DataFrame({"iteration": [100 * k for k in range(1, 7)], "psnr": [20, 25, 26, 26.02, 26.03, 26.0]})
+    rising = flat.assign(psnr=[20, 21, 22, 23, 24, 25])
+    run = SeededRun(**{**_run(0.5, 0.1).__dict__,
+                       "validation": {"phase1+2": {1: rising, 0: flat}, "teacher": {0: flat}}})
+    rows = stats.convergence_rows(run)
+    assert [(r["entry"], r["seed"], r["plateaued"]) for r in rows] == [
+        ("teacher", 0, True), ("phase1+2", 0, True), ("phase1+2", 1, False)]
+    # flat: last 2 of 6 validations best 26.03 vs 26.02 before; rising: 25 vs 23
+    assert rows[1]["tail_gain_db"] == pytest.approx(0.01) and rows[2]["tail_gain_db"] == pytest.approx(2.0)
+    assert (rows[1]["best_psnr"], rows[1]["best_iteration"], rows[1]["last_psnr"]) == (26.03, 500, 26.0)
+    table = stats.convergence_table(run)
+    assert table.loc[(stats.label("phase1+2"), 1), "plateaued"] == "no"
+    assert table.loc[(stats.label("teacher"), 0), "last part's gain (dB)"] == "+0.010"
+    assert stats.convergence_rows(run, tolerance_db=5.0)[2]["plateaued"]
+
+
+def _invocation(start: str, end: str, wall: float, threads: int | None = None, torch_threads: int = 2) -> dict:
+    inv = {"start": f"2026-12-01T{start}+00:00", "end": f"2026-12-01T{end}+00:00", "wall_seconds": wall,
+           "hardware": {"torch_threads": torch_threads}}
+    return inv if threads is None else {**inv, "threads": threads}
+
+
+def test_compute_rows_sum_walls_and_cores_and_count_overlap_once():
+    run = _run(0.5, 0.1)
+    # student: two seeds trained side by side 10:00-11:00 with one thread each, seed 1 resumed 12:00-12:30;
+    # phase1+2: one invocation with no driver thread count (its hardware's torch threads: 2) 10:30-11:30.
+    prov = {"student": {0: {"training_invocations": [_invocation("10:00:00", "11:00:00", 3600, 1)],
+                            "training_seconds": 3000.0, "evaluation_seconds": 36.0},
+                        1: {"training_invocations": [_invocation("10:00:00", "11:00:00", 3600, 1),
+                                                     _invocation("12:00:00", "12:30:00", 1800, 1)],
+                            "training_seconds": 4000.0, "evaluation_seconds": 36.0}},
+            "phase1+2": {0: {"training_invocations": [_invocation("10:30:00", "11:30:00", 3600)],
+                             "training_seconds": 1800.0}}}
+    run = SeededRun(**{**run.__dict__, "provenance": prov})
+    rows = {r["entry"]: r for r in stats.compute_rows(run)}
+    assert rows["student"]["wall_hours"] == 2.5 and rows["student"]["core_hours"] == 2.5
+    assert rows["student"]["trainer_hours"] == pytest.approx(7000 / 3600) and rows["student"]["invocations"] == 3
+    assert rows["student"]["evaluation_hours"] == pytest.approx(0.02)
+    assert rows["phase1+2"]["core_hours"] == 2.0  # 1 h on 2 threads
+    # at least one process ran 10:00-11:30 and 12:00-12:30: 2 h, though 4.5 h of training walls were summed
+    assert rows["all"]["wall_hours"] == 2.0 and rows["all"]["core_hours"] == 4.5 and rows["all"]["invocations"] == 4
+    assert stats.compute_table(run).loc["all models", "core-hours"] == "4.50"
+    seed0 = {r["entry"]: r for r in stats.compute_rows(run, seeds=(0,))}
+    assert seed0["student"]["wall_hours"] == 1.0 and seed0["all"]["wall_hours"] == 1.5
+
+
+def test_pattern_rows_put_the_papers_difference_beside_this_runs():
+    run = _run(0.5, 0.1)
+    const = {name: {s: {"vid4": _eval({"q": [v, v]})} for s in (0, 1)} for name, v in (("phase1", 23.8),)}
+    run = SeededRun(**{**run.__dict__, "evals": {**run.evals, **const, "teacher": {None: {"vid4": _eval({"q": [24.5] * 2})}}},
+                       "entries": ("teacher", "student", "phase1", "phase1+2")})
+    paper = {"vid4": {"teacher": {"psnr_avg": 25.0}, "student": {"psnr_avg": 24.0}, "phase1": {"psnr_avg": 24.5}}}
+    rows = {(r["entry"], r["other"]): r for r in stats.pattern_rows(run, paper=paper, n_boot=400)}
+    assert list(rows) == [("phase1", "student"), ("phase1+2", "student"), ("phase1", "teacher"),
+                          ("phase1+2", "teacher"), ("phase1+2", "phase1")]
+    p1 = rows[("phase1", "student")]
+    assert (p1["paper"], p1["estimate"], p1["low"], p1["high"], p1["resolved"]) == (0.5, pytest.approx(-0.2),
+                                                                                  pytest.approx(-0.2),
+                                                                                  pytest.approx(-0.2), "below")
+    assert rows[("phase1+2", "phase1")]["paper"] is None and rows[("phase1+2", "phase1")]["estimate"] == \
+        pytest.approx(0.7)
+    # phase1+2 scores 24.4 and 24.6 on its two seeds against the teacher's 24.5: the seeds straddle zero
+    assert rows[("phase1+2", "teacher")]["resolved"] == "not resolved"
+    table = stats.pattern_table(stats.pattern_rows(run, paper=paper, n_boot=400))
+    assert table.loc[f"{stats.label('phase1')} − {stats.label('student')}", "paper (dB)"] == "+0.5000"
+
+
+def test_seeded_runs_can_leave_a_profile_out(tmp_path):
+    from sofkd_lib.weights.pretrained import empty_index
+
+    index = {**empty_index(), "runs": {"a": {"seeds": [0], "profile": "miniature", "date": "2026-12-02"},
+                                       "b": {"seeds": [0, 1], "profile": "gpu-short", "date": "2026-12-01"},
+                                       "c": {"profile": "cpu-demo", "date": "2026-12-03"}}}
+    (tmp_path / "index.json").write_text(json.dumps(index))
+    assert seeded_runs(tmp_path) == ["a", "b"]
+    assert seeded_runs(tmp_path, exclude_profiles=("miniature",)) == ["b"]
+
+
 # --------------------------------------------------------------------------- end to end on smoke
 def _fake_clips(root, names=("alpha", "beta"), n_frames: int = 6, size: int = 64):
     """Tiny smooth moving sequences in the Vid4 layout ROOT/<seq>/hr/*.png (scored frames 3 and 4)."""
