@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from sofkd_lib.data import DataError, read_frames, read_image, read_video
-from sofkd_lib.data.io import natural_sorted, write_atomic, write_image, write_video
+from sofkd_lib.data.io import current_umask, natural_sorted, write_atomic, write_image, write_video
 
 
 def _png16_rgb(path, arr16):
@@ -107,3 +107,14 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert (tmp_path / "a.png").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_written_files_follow_the_umask_read_without_changing_it(tmp_path):
+    before = os.umask(0o027)
+    try:
+        assert current_umask() == 0o027
+        assert current_umask() == 0o027  # reading it left it as it was
+        write_atomic(tmp_path / "x.txt", lambda tmp: tmp.write_text("x"))
+        assert (tmp_path / "x.txt").stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(before)
