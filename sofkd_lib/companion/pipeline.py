@@ -385,7 +385,6 @@ def evaluate_all(profile: str, records: Mapping[str, Mapping[str, Any]], root: P
 
 
 # --------------------------------------------------------------------------- shared figures
-FIGURES = ("distillation_scheme.png", "loss_curves.png", "table1_psnr.png")
 
 
 def figure_path(name: str, profile: str | None = None, root: Path | None = None) -> Path:
@@ -438,12 +437,6 @@ def render_figures(profile: str, results: Mapping[str, Any], root: Path | None =
     written = []
     fig = plotting.plot_distillation_scheme(counts, ALPHA)
     written.append(plotting.save_png(fig, out / "distillation_scheme.png"))
-    plt.close(fig)
-    metrics = training_history(profile, results.get("runs", {}), root)
-    cols = [c for c in ("loss", "loss_sr", "loss_ofr", "val_psnr") if c in metrics.columns]
-    fig = plotting.plot_loss_curves(metrics, columns=cols, hue="variant",
-                                    title=f"training curves of the five variants, profile {profile}")
-    written.append(plotting.save_png(fig, out / "loss_curves.png"))
     plt.close(fig)
     # Average PSNR per model and test set: the headline of Table 1 as bars.
     from sofkd_lib.companion.tables import TABLE1_ROWS, table1_rows

@@ -181,8 +181,8 @@ def test_missing_run_and_results_name_the_run(tmp_path):
         pl.require_run("phase1+2", "smoke", tmp_path)
     with pytest.raises(pl.MissingRunError, match="results of profile 'cpu-demo' are missing"):
         pl.load_results("cpu-demo", tmp_path)
-    with pytest.raises(pl.MissingRunError, match="loss_curves.png"):
-        pl.figure_path("loss_curves.png", "smoke", tmp_path)
+    with pytest.raises(pl.MissingRunError, match="table1_psnr.png"):
+        pl.figure_path("table1_psnr.png", "smoke", tmp_path)
 
 
 def test_book_profile_from_environment(monkeypatch, tmp_path):
