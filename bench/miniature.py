@@ -21,8 +21,10 @@ a later session) continues where it stopped. Every step is one ``train`` process
 started from a copy of ``sofkd_lib`` taken when ``run`` starts (``ROOT/code``),
 so edits to the working tree during the hours of a run do not reach a model half
 way; the copy's git commit and a hash of its files are logged with each step.
-Every training invocation is appended to the run's ``record_wall.json`` as
-``record`` does, so its provenance keeps the wall time and hardware of each part.
+Every training invocation is kept in its run folder's ``record_wall.json`` as
+``record`` does, so its provenance keeps the wall time and hardware of each part;
+the entry is written when the invocation starts and updated every minute, so a
+driver killed without warning (the end of a session) loses at most a minute of it.
 Progress goes to ``ROOT/driver.log``; one driver at a time (``ROOT/driver.lock``).
 Torch runs with ``--threads`` (1 by default) OpenMP threads: on two cores shared
 with other work one thread was faster and far steadier than two (bench README,
@@ -42,6 +44,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -65,7 +68,12 @@ OVERRIDES = "overrides.json"
 MAX_TEACHER_ITERATIONS = 40_000
 #: Seconds between progress lines in driver.log while a model trains.
 PROGRESS_EVERY = 900
+#: Seconds between updates of a running invocation's entry in record_wall.json: a driver killed without
+#: warning (the end of a session) loses at most this much of its accounted wall time.
+HEARTBEAT_EVERY = 60
 _CLI = "import sys; from sofkd_lib.cli.main import main; sys.exit(main(sys.argv[1:]))"
+#: ``ended`` of an invocation still running; left in place, it says the driver was killed after its last heartbeat.
+RUNNING = "running at the last heartbeat (if the run has moved on: killed after it; end is that heartbeat)"
 
 
 def _now() -> str:
@@ -186,11 +194,20 @@ class Driver:
         self.log(f"{name}: start at iteration {self.iteration(variant, seed)} of {total}")
         start, t0 = _now(), time.perf_counter()
         code = self.root / "code"
+        out.mkdir(parents=True, exist_ok=True)
+        # The entry is written now and updated every HEARTBEAT_EVERY s, so that a driver killed without
+        # warning (the end of a session) leaves the invocation in the provenance up to its last heartbeat.
+        entry = self._write_invocation(out, None, start, 0.0, cmd, code_info, RUNNING)
+
+        def heartbeat() -> None:
+            self._write_invocation(out, entry, start, time.perf_counter() - t0, cmd, code_info, RUNNING)
+
+        ended = "stopped with the driver"
         try:
-            proc = self._run_logged(cmd, code, variant, seed, total)
-        finally:  # also when the driver is stopped (SIGTERM): the invocation stays in the provenance
-            out.mkdir(parents=True, exist_ok=True)
-            self._append_invocation(out, start, time.perf_counter() - t0, cmd, code_info)
+            proc = self._run_logged(cmd, code, variant, seed, total, heartbeat)
+            ended = "finished" if proc.returncode == 0 else f"train exited {proc.returncode}"
+        finally:  # also when the driver is stopped (SIGTERM)
+            self._write_invocation(out, entry, start, time.perf_counter() - t0, cmd, code_info, ended)
         if proc.returncode != 0:
             self.log(f"{name}: train exited {proc.returncode}: {proc.stderr.strip()[-800:]}")
             raise SystemExit(proc.returncode)
@@ -198,16 +215,18 @@ class Driver:
         self.log(f"{name}: {proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else 'done'} "
                  f"(trainer {summary.get('seconds', 0):.0f} s in all)")
 
-    def _run_logged(self, cmd: list[str], code: Path, variant: str, seed: int | None,
-                    total: int) -> subprocess.CompletedProcess:
-        """Run one ``train`` process, logging its iteration and last validation every ``PROGRESS_EVERY`` s."""
+    def _run_logged(self, cmd: list[str], code: Path, variant: str, seed: int | None, total: int,
+                    heartbeat: Callable[[], None] = lambda: None) -> subprocess.CompletedProcess:
+        """Run one ``train`` process, calling ``heartbeat`` every ``HEARTBEAT_EVERY`` s and logging its
+        iteration and last validation every ``PROGRESS_EVERY`` s."""
         name = variant if seed is None else f"{variant} seed {seed}"
+        last_log = time.monotonic()
         with subprocess.Popen(cmd, cwd=code, env=self.env(code), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) as proc:
             self._children.add(proc)
             while True:
                 try:
-                    stdout, stderr = proc.communicate(timeout=PROGRESS_EVERY)
+                    stdout, stderr = proc.communicate(timeout=HEARTBEAT_EVERY)
                     break
                 except BaseException as exc:
                     if not isinstance(exc, subprocess.TimeoutExpired):  # stopped: stop the trainer too
@@ -215,6 +234,10 @@ class Driver:
                         proc.wait()
                         self.log(f"{name}: driver stopped ({type(exc).__name__}); resume with the same command")
                         raise
+                    heartbeat()
+                    if time.monotonic() - last_log < PROGRESS_EVERY:
+                        continue
+                    last_log = time.monotonic()
                     val = self.out(variant, seed) / "validation.csv"
                     rows = list(csv.DictReader(val.open(newline=""))) if val.is_file() else []
                     last = f", validation PSNR {float(rows[-1]['psnr']):.3f} dB at {rows[-1]['iteration']}" \
@@ -223,20 +246,28 @@ class Driver:
         self._children.discard(proc)
         return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
 
-    def _append_invocation(self, out: Path, start: str, wall: float, cmd: list[str], code_info: dict) -> None:
-        """The same entry ``record`` writes for each training invocation, plus the code copy it ran."""
+    def _write_invocation(self, out: Path, index: int | None, start: str, wall: float, cmd: list[str],
+                          code_info: dict, ended: str) -> int:
+        """Write the entry ``record`` keeps for each training invocation (plus the code copy it ran and how
+        it ``ended``) into ``out/record_wall.json``: appended when ``index`` is None, else replacing entry
+        ``index``; returns its index."""
         path = out / "record_wall.json"
         log = json.loads(path.read_text()) if path.is_file() else {"invocations": []}
-        try:
-            from sofkd_lib.engine.runtime import hardware
-            hw = hardware()
-        except Exception as exc:  # the checkout may be mid-edit; the entry is kept anyway
-            hw = {"error": f"hardware() failed: {exc}"}
-        log["invocations"].append({"start": start, "end": _now(), "wall_seconds": round(wall, 1),
-                                   "command": "nice -n 19 python -m bench.miniature run → " + " ".join(cmd[3:]),
-                                   "hardware": hw, "code": code_info, "threads": self.threads,
-                                   "load_at_end": _load()})
+        if index is None:
+            try:
+                from sofkd_lib.engine.runtime import hardware
+                hw = hardware()
+            except Exception as exc:  # the checkout may be mid-edit; the entry is kept anyway
+                hw = {"error": f"hardware() failed: {exc}"}
+            log["invocations"].append({"hardware": hw})
+            index = len(log["invocations"]) - 1
+        log["invocations"][index] = {
+            "start": start, "end": _now(), "wall_seconds": round(wall, 1),
+            "command": "nice -n 19 python -m bench.miniature run → " + " ".join(cmd[3:]),
+            "hardware": log["invocations"][index]["hardware"], "code": code_info, "threads": self.threads,
+            "load_at_end": _load(), "ended": ended}
         write_json_atomic(path, log)
+        return index
 
     def plateau_line(self, variant: str, seed: int | None) -> str:
         try:

@@ -139,3 +139,41 @@ def test_a_set_no_run_can_train_with_is_refused_before_it_is_kept(tmp_path, caps
     assert not (tmp_path / "overrides.json").exists() and not (tmp_path / "driver.log").exists()
     assert main([*base, "--set", "val_max_frames=5"]) == 0
     assert capsys.readouterr().out.splitlines()[0].split()[:2] == ["teacher", "0/20000"]
+
+
+def test_an_invocation_is_in_record_wall_from_its_start_and_updated_until_it_ends(tmp_path, monkeypatch):
+    """The entry exists while the trainer runs (a driver killed without warning leaves it at its last
+    heartbeat), is replaced, not duplicated, by each heartbeat, and says how the invocation ended."""
+    import subprocess
+
+    import pytest
+
+    import bench.miniature as mini
+
+    d = _driver(tmp_path, {"phase_iterations": 30, "teacher_iterations": 60, "lr_step": 12})
+    out = d.out("phase1", 0)
+    wall = out / "record_wall.json"
+    seen = []
+
+    def fake_run(cmd, code, variant, seed, total, heartbeat):
+        seen.append(json.loads(wall.read_text())["invocations"][-1]["ended"])  # written before the trainer ran
+        heartbeat()
+        heartbeat()
+        seen.append(json.loads(wall.read_text())["invocations"])
+        (out / "summary.json").write_text(json.dumps({"iteration": 30}))
+        return subprocess.CompletedProcess(cmd, 0, "done\n", "")
+
+    monkeypatch.setattr(d, "_run_logged", fake_run)
+    d.train("phase1", 0, {"commit": "abc"})
+    assert seen[0] == mini.RUNNING and len(seen[1]) == 1 and seen[1][0]["ended"] == mini.RUNNING
+    (entry,) = json.loads(wall.read_text())["invocations"]
+    assert entry["ended"] == "finished" and entry["code"] == {"commit": "abc"} and entry["threads"] == 1
+    assert entry["start"] <= entry["end"] and "train --variant phase1" in entry["command"]
+
+    def stopped(cmd, code, variant, seed, total, heartbeat):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(d, "_run_logged", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        d.train("phase1", 0, {"commit": "abc"})
+    assert [e["ended"] for e in json.loads(wall.read_text())["invocations"]] == ["finished", "stopped with the driver"]
