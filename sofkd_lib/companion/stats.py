@@ -403,8 +403,9 @@ def compute_rows(run: SeededRun, seeds: Sequence[int] | None = None) -> list[dic
     """Per entry, from the provenance's ``training_invocations``: seeds, invocations, training wall hours
     (summed over seeds and resumes), core-hours (wall × the cores each invocation used), the trainer's own
     clock, and the evaluation time of recording; a last row ``all`` with the totals and, as ``wall_hours``,
-    the time at least one training process was running (overlapping runs counted once). ``seeds`` keeps
-    only those seeds' students (a shared teacher is always counted)."""
+    the time at least one training process was running (overlapping runs counted once); ``reconstructed``
+    counts invocations whose entry was rebuilt afterwards from a log (it says so in the entry, with its
+    evidence). ``seeds`` keeps only those seeds' students (a shared teacher is always counted)."""
     from datetime import datetime
 
     rows, spans = [], []
@@ -416,6 +417,7 @@ def compute_rows(run: SeededRun, seeds: Sequence[int] | None = None) -> list[dic
         spans += [(datetime.fromisoformat(inv["start"]).timestamp(), datetime.fromisoformat(inv["end"]).timestamp())
                   for inv in invs]
         rows.append({"entry": name, "model": label(name), "seeds": len(provs), "invocations": len(invs),
+                     "reconstructed": sum("reconstructed" in inv for inv in invs),
                      "wall_hours": sum(inv["wall_seconds"] for inv in invs) / 3600,
                      "core_hours": sum(inv["wall_seconds"] * _invocation_cores(inv) for inv in invs) / 3600,
                      "trainer_hours": sum(p.get("training_seconds") or 0.0 for p in provs) / 3600,
@@ -423,6 +425,7 @@ def compute_rows(run: SeededRun, seeds: Sequence[int] | None = None) -> list[dic
     if rows:
         rows.append({"entry": "all", "model": "all models", "seeds": None,
                      "invocations": sum(r["invocations"] for r in rows), "wall_hours": _span_seconds(spans) / 3600,
+                     "reconstructed": sum(r["reconstructed"] for r in rows),
                      **{k: sum(r[k] for r in rows) for k in ("core_hours", "trainer_hours", "evaluation_hours")}})
     return rows
 

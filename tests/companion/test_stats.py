@@ -180,7 +180,8 @@ def test_compute_rows_sum_walls_and_cores_and_count_overlap_once():
                         1: {"training_invocations": [_invocation("10:00:00", "11:00:00", 3600, 1),
                                                      _invocation("12:00:00", "12:30:00", 1800, 1)],
                             "training_seconds": 4000.0, "evaluation_seconds": 36.0}},
-            "phase1+2": {0: {"training_invocations": [_invocation("10:30:00", "11:30:00", 3600)],
+            "phase1+2": {0: {"training_invocations": [{**_invocation("10:30:00", "11:30:00", 3600),
+                                                      "reconstructed": "from the driver's log"}],
                              "training_seconds": 1800.0}}}
     run = SeededRun(**{**run.__dict__, "provenance": prov})
     rows = {r["entry"]: r for r in stats.compute_rows(run)}
@@ -188,6 +189,7 @@ def test_compute_rows_sum_walls_and_cores_and_count_overlap_once():
     assert rows["student"]["trainer_hours"] == pytest.approx(7000 / 3600) and rows["student"]["invocations"] == 3
     assert rows["student"]["evaluation_hours"] == pytest.approx(0.02)
     assert rows["phase1+2"]["core_hours"] == 2.0  # 1 h on 2 threads
+    assert (rows["student"]["reconstructed"], rows["phase1+2"]["reconstructed"], rows["all"]["reconstructed"]) == (0, 1, 1)
     # at least one process ran 10:00-11:30 and 12:00-12:30: 2 h, though 4.5 h of training walls were summed
     assert rows["all"]["wall_hours"] == 2.0 and rows["all"]["core_hours"] == 4.5 and rows["all"]["invocations"] == 4
     assert stats.compute_table(run).loc["all models", "core-hours"] == "4.50"
