@@ -200,7 +200,10 @@ class Driver:
         entry = self._write_invocation(out, None, start, 0.0, cmd, code_info, RUNNING)
 
         def heartbeat() -> None:
-            self._write_invocation(out, entry, start, time.perf_counter() - t0, cmd, code_info, RUNNING)
+            try:
+                self._write_invocation(out, entry, start, time.perf_counter() - t0, cmd, code_info, RUNNING)
+            except (OSError, ValueError) as exc:  # keep training; the next heartbeat or the end writes it again
+                self.log(f"{name}: could not update {out / 'record_wall.json'}: {exc}")
 
         ended = "stopped with the driver"
         try:
