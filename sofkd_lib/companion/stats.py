@@ -470,13 +470,14 @@ def pattern_rows(run: SeededRun, dataset: str = "vid4", paper_dataset: str = "vi
     return rows
 
 
-def pattern_table(rows: Sequence[Mapping[str, Any]], level: float = 0.95):
-    """:func:`pattern_rows` as a display DataFrame."""
+def pattern_table(rows: Sequence[Mapping[str, Any]], level: float = 0.95, paper_label: str = "paper",
+                  run_label: str = "this run"):
+    """:func:`pattern_rows` as a display DataFrame (column headers name the two sources)."""
     import pandas as pd
 
-    out = [{"comparison": r["comparison"], "paper (dB)": "–" if r["paper"] is None else f"{r['paper']:+.4f}",
-            f"this run (dB) [{level:.0%} interval]": f"{r['estimate']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]",
-            "this run": r["resolved"]} for r in rows]
+    out = [{"comparison": r["comparison"], f"{paper_label} (dB)": "–" if r["paper"] is None else f"{r['paper']:+.4f}",
+            f"{run_label} (dB) [{level:.0%} interval]": f"{r['estimate']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]",
+            run_label: r["resolved"]} for r in rows]
     return pd.DataFrame(out).set_index("comparison")
 
 
