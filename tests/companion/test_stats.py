@@ -204,8 +204,10 @@ def test_pattern_rows_put_the_papers_difference_beside_this_runs():
                        "entries": ("teacher", "student", "phase1", "phase1+2")})
     paper = {"vid4": {"teacher": {"psnr_avg": 25.0}, "student": {"psnr_avg": 24.0}, "phase1": {"psnr_avg": 24.5}}}
     rows = {(r["entry"], r["other"]): r for r in stats.pattern_rows(run, paper=paper, n_boot=400)}
-    assert list(rows) == [("phase1", "student"), ("phase1+2", "student"), ("phase1", "teacher"),
-                          ("phase1+2", "teacher"), ("phase1+2", "phase1")]
+    assert list(rows) == [("teacher", "student"), ("phase1", "student"), ("phase1+2", "student"),
+                          ("phase1", "teacher"), ("phase1+2", "teacher"), ("phase1+2", "phase1")]
+    assert rows[("teacher", "student")]["paper"] == 1.0 and rows[("teacher", "student")]["estimate"] == \
+        pytest.approx(0.5)
     p1 = rows[("phase1", "student")]
     assert (p1["paper"], p1["estimate"], p1["low"], p1["high"], p1["resolved"]) == (0.5, pytest.approx(-0.2),
                                                                                   pytest.approx(-0.2),
