@@ -515,6 +515,31 @@ def kd_answer(run: SeededRun, dataset: str = "vid4", entry: str = "phase1+2", le
             f"({ci}), an interval that contains zero.")
 
 
+def room_answer(run: SeededRun, dataset: str = "vid4", level: float = 0.95, n_boot: int = 10_000, seed: int = 0,
+                baseline: str = BASELINE) -> str:
+    """One sentence on the room distillation has on ``dataset``: is the teacher above the student without KD?
+
+    Distillation pulls a student toward its teacher, so it can lift the student only where the teacher is
+    better than the student already is; this is the teacher − no-KD student row of :func:`pattern_rows`.
+    """
+    missing = [n for n in ("teacher", baseline) if n not in run.evals]
+    if missing:
+        return f"Run {run.run_id} cannot say yet: {', '.join(missing)} not recorded."
+    iv = compare(run, "teacher", baseline, dataset, n_boot=n_boot, level=level, seed=seed)["average"]
+    where, other = DATASET_NAMES.get(dataset, dataset), BASELINE_WORDS.get(baseline, baseline)
+    teachers = _n_seeds(run, "teacher", dataset)
+    one = " (one teacher: the interval covers the students' seeds and the frames, not a choice of teacher)" \
+        if teachers == 1 else ""
+    if iv.low > 0:
+        return (f"On {where} the teacher is above {other} by {_fmt(iv, level)}{one}: that is the room "
+                f"distillation has to close.")
+    if iv.high < 0:
+        return (f"On {where} the teacher is below {other}: {_fmt(iv, level)}{one}. A student pulled toward it "
+                f"is pulled toward a worse model there, so KD cannot be expected to help on this set.")
+    return (f"On {where} the teacher and {other} cannot be told apart: {_fmt(iv, level)}{one}. There is no "
+            f"measurable room for distillation on this set.")
+
+
 def _fmt(iv: Interval, level: float) -> str:
     return f"{iv.estimate:+.3f} dB ({level:.0%} interval {iv.low:+.3f} to {iv.high:+.3f})"
 

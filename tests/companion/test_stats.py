@@ -121,6 +121,22 @@ def test_kd_answer_follows_the_numbers():
     assert rows[0]["paper_psnr"] == 25.1063 and rows[1]["paper_psnr"] is None
 
 
+def test_room_answer_says_whether_the_teacher_is_above_the_no_kd_student():
+    def with_teacher(score: float) -> SeededRun:  # the student scores 24.0 on every frame of both seeds
+        run = _run(0.5, 0.1)
+        return SeededRun(**{**run.__dict__, "evals": {**run.evals, "teacher": {None: {"vid4": _eval({"q": [score] * 2})}}},
+                            "entries": ("teacher", *run.entries)})
+
+    one = " (one teacher: the interval covers the students' seeds and the frames, not a choice of teacher)"
+    assert stats.room_answer(with_teacher(24.5), n_boot=200) == (
+        "On Vid4 the teacher is above the student without KD (as many iterations as both phases) by +0.500 dB "
+        f"(95% interval +0.500 to +0.500){one}: that is the room distillation has to close.")
+    assert stats.room_answer(with_teacher(23.7), n_boot=200).startswith(
+        "On Vid4 the teacher is below the student without KD (as many iterations as both phases): -0.300 dB")
+    assert "cannot be told apart: +0.000 dB" in stats.room_answer(with_teacher(24.0), n_boot=200)
+    assert stats.room_answer(_run(0.5, 0.1)) == "Run hand cannot say yet: teacher not recorded."
+
+
 def test_ablation_answer_splits_phase1():
     # Constant per-frame scores on both seeds: the teacher's OFRnet +0.2 dB, SR distillation +0.3 dB, exactly.
     run = _run(0.5, 0.1)
