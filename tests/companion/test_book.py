@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,12 +17,22 @@ import pytest
 from sofkd_lib.companion import pipeline as pl
 
 REPO = pl.REPO_ROOT
-CHAPTERS = ("intro", "architecture", "data", "flows", "losses", "training", "results", "reproducibility",
-            "efficiency", "full_scale", "parameters", "bibliography", "index")
+CHAPTERS = ("intro", "architecture", "data", "flows", "losses", "training", "results", "seeds", "miniature",
+            "reproducibility", "efficiency", "full_scale", "parameters", "bibliography", "index")
 
 
 def _run(cmd, env, cwd=REPO, timeout=1500):
     return subprocess.run(cmd, check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_chapter_numbers_come_from_the_table_of_contents():
+    """Typed chapter numbers go stale when a chapter is inserted (adding the seeds and miniature chapters
+    shifted three of them): pages number chapters with {numref}`chapter %s <label>`, the README by name."""
+    pages = [*sorted((REPO / "book").glob("*.md")), REPO / "README.md"]
+    typed = [f"{p.relative_to(REPO)}:{i}: {line.strip()}" for p in pages
+             for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+             if re.search(r"\b[Cc]hapters? \d", line)]
+    assert typed == []
 
 
 @pytest.mark.slow
