@@ -138,6 +138,20 @@ def test_resume_is_bit_exact(runs, tmp_path, variant):
     assert strip(tmp_path / "whole" / "metrics.csv") == strip(tmp_path / "split" / "metrics.csv")
 
 
+def test_extending_the_budget_continues_as_if_it_had_been_given_from_the_start(tmp_path):
+    # The miniature run doubled every budget after its first plan (book/miniature.md): the lr schedule and
+    # the data stream must not depend on the budget, across an lr halving (every 2 iterations here).
+    whole = T.train(tiny("student", iterations=6, lr_step=2, checkpoint_every=1), source(), tmp_path / "whole",
+                    quiet=True)
+    T.train(tiny("student", iterations=3, lr_step=2, checkpoint_every=1), source(), tmp_path / "grown", quiet=True)
+    torch.manual_seed(123)
+    grown = T.train(tiny("student", iterations=6, lr_step=2, checkpoint_every=1), source(7), tmp_path / "grown",
+                    resume="auto", quiet=True)
+    assert grown.iteration == 6 and states_equal(whole.model, grown.model)
+    lrs = [float(r["lr"]) for r in csv.DictReader((tmp_path / "grown" / "metrics.csv").open())]
+    assert lrs == [1e-3, 1e-3, 5e-4, 5e-4, 2.5e-4, 2.5e-4]
+
+
 def test_resume_drops_metric_rows_after_the_checkpoint(tmp_path):
     cfg = tiny("student", iterations=6, checkpoint_every=2)
     T.train(cfg, source(), tmp_path / "r", stop_at=4, quiet=True)
