@@ -131,8 +131,9 @@ def parse_seeds(text: str) -> tuple[int, ...]:
 
 #: TrainConfig fields that choose the hardware or speed of a run, not its result.
 SPEED_ONLY_FIELDS = frozenset({"device", "prefetch", "compile"})
-#: TrainConfig fields that set one variant's iteration budget (``student_budget`` derives the no-KD student's).
-BUDGET_FIELDS = frozenset({v.budget_field for v in TABLE1} | {"student_budget"})
+#: TrainConfig fields that set one variant's iteration budget (``student_budget`` and ``phase2_budget`` derive
+#: the no-KD student's and phase 2 alone's).
+BUDGET_FIELDS = frozenset({v.budget_field for v in TABLE1} | {"student_budget", "phase2_budget"})
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
@@ -454,7 +455,8 @@ def record_variant(options: RecordOptions, variant: str, embedded: list, vid4: l
                          "names its own in training_invocations[].hardware",
         "budget": {"iterations": int(checkpoint["iteration"]), "total_iterations": config.total_iterations,
                    "batch_size": config.batch_size, "patch_size": config.patch_size, "profile": config.profile,
-                   "student_budget": config.student_budget, "student_budget_note": student_budget_note(config)},
+                   "student_budget": config.student_budget, "student_budget_note": student_budget_note(config),
+                   "phase2_budget": config.phase2_budget},
         "data": {"dataset": config.dataset, "data_root": config.data_root, "degradation": config.degradation,
                  "note": data_note(config)},
         "profile_notes": profile_notes(config.profile, config),

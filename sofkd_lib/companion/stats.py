@@ -485,14 +485,18 @@ def pattern_table(rows: Sequence[Mapping[str, Any]], level: float = 0.95, paper_
 def budget_text(run: SeededRun) -> str:
     """The students' budget in words, e.g. ``1,700 iterations per phase at batch 64 (no-KD student 3,400)``."""
     b = run.budget
-    phase = b.get("phase1") or b.get("phase2") or b.get("phase1+2")
+    phase = b.get("phase1") or b.get("phase1+2") or b.get("phase2")
     parts = []
     if phase:
         parts.append(f"{phase['total_iterations']:,} iterations per phase at batch {phase['batch_size']}")
     students = [f"{b[s]['total_iterations']:,}" for s in BASELINE_WORDS if s in b]
     if students:
         parts.append(f"no-KD student {' or '.join(students)}")
-    return (f"{parts[0]} ({parts[1]})" if len(parts) == 2 else ", ".join(parts)) or "budget not recorded"
+    if phase and "phase2" in b and b["phase2"]["total_iterations"] != phase["total_iterations"]:
+        parts.append(f"phase 2 alone {b['phase2']['total_iterations']:,}")
+    if not parts:
+        return "budget not recorded"
+    return f"{parts[0]} ({', '.join(parts[1:])})" if len(parts) > 1 else parts[0]
 
 
 def kd_answer(run: SeededRun, dataset: str = "vid4", entry: str = "phase1+2", level: float = 0.95,

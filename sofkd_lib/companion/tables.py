@@ -266,7 +266,9 @@ def budget_label(profile: str) -> str:
     c = profile_config(profile)
     return (f"profile {profile}: ResBlocks of {c.teacher_channels} (teacher) and {c.student_channels} (student) "
             f"channels; teacher {c.teacher_iterations:,} it, student w/o KD {c.student_iterations:,} it, "
-            f"each distillation phase {c.phase_iterations:,} it; batch {c.batch_size} of "
+            f"each distillation phase {c.phase_iterations:,} it"
+            + (f" (phase 2 alone {c.phase2_iterations:,} it)" if c.phase2_iterations != c.phase_iterations else "")
+            + f"; batch {c.batch_size} of "
             f"{c.patch_size}×{c.patch_size} LR patches ({profile_notes(profile)})")
 
 

@@ -12,7 +12,11 @@ We give the teacher 200k (one phase, as SOF-VSR's authors train it). The no-KD
 student's budget is one field, ``student_budget``: ``two-phases`` (default, 400k,
 the total of the two-phase pipeline, so "with KD" and "without KD" see the same
 number of student updates) or ``one-phase`` (200k, the length of each KD phase);
-``student_iterations`` follows from it.
+``student_iterations`` follows from it. "Phase 2 alone" also trains the whole student
+from scratch, and the paper states its budget no more than the no-KD student's: its
+field ``phase2_budget`` takes the same two values, ``one-phase`` by default (one
+phase, as its name says) and ``two-phases`` where it needs longer to converge (the
+``miniature`` profile); ``phase2_iterations`` follows from it.
 
 ``gpu-short``, ``cpu-demo`` and ``smoke`` divide every iteration count by one
 factor (the lr step and the logging, checkpoint and validation periods with it),
@@ -41,8 +45,11 @@ from sofkd_lib.method.variants import NAMES, variant_spec
 
 #: Table 1's variants, in dependency order (declared in :mod:`sofkd_lib.method.variants`).
 VARIANTS: tuple[str, ...] = NAMES
-#: ``student_budget`` → the no-KD student's iterations in units of ``phase_iterations``.
+#: ``student_budget`` (and ``phase2_budget``) → the no-KD student's (phase 2 alone's) iterations in units of
+#: ``phase_iterations``.
 STUDENT_BUDGETS: dict[str, int] = {"two-phases": 2, "one-phase": 1}
+#: Budget convention field → the iterations field derived from it and ``phase_iterations``.
+_DERIVED_BUDGETS: dict[str, str] = {"student_budget": "student_iterations", "phase2_budget": "phase2_iterations"}
 #: ``dataset`` values a run trains on; the first three are :func:`sofkd_lib.data.load_split` names.
 TRAIN_DATASETS: tuple[str, ...] = ("embedded", "davis", "folder", "synthetic")
 #: Training data that lives outside the library: ``data_root`` must name its folder.
@@ -73,6 +80,12 @@ class TrainConfig:
     student_budget: str = field(default="two-phases", metadata={
         "help": "the no-KD student's budget, our convention (the paper states none): two-phases = "
                 "2 x phase_iterations (the KD pipeline's total), one-phase = phase_iterations"})
+    phase2_iterations: int | None = field(default=None, metadata={
+        "help": "iterations of phase 2 alone (not in the paper); None: derived from phase2_budget and "
+                "phase_iterations (a value given must agree with them)"})
+    phase2_budget: str = field(default="one-phase", metadata={
+        "help": "phase 2 alone's budget, our convention (the paper states none): one-phase = phase_iterations, "
+                "two-phases = 2 x phase_iterations (as many student updates as the no-KD student's default)"})
     iterations: int = field(default=0, metadata={"help": "if > 0, replaces the variant's budget above"})
     # Optimisation.
     batch_size: int = field(default=64, metadata={"help": "global batch (split over DDP processes)"})
@@ -128,9 +141,10 @@ class TrainConfig:
         for f in fields(self):
             value = _check_type(f.name, hints[f.name], getattr(self, f.name))
             object.__setattr__(self, f.name, value)  # ints given for floats become floats
-        factor = STUDENT_BUDGETS.get(self.student_budget)
-        if self.student_iterations is None and factor is not None:
-            object.__setattr__(self, "student_iterations", factor * self.phase_iterations)
+        for budget, derived in _DERIVED_BUDGETS.items():
+            factor = STUDENT_BUDGETS.get(getattr(self, budget))
+            if getattr(self, derived) is None and factor is not None:
+                object.__setattr__(self, derived, factor * self.phase_iterations)
         for problem in _value_problems(self):
             raise ConfigError(problem)
 
@@ -142,11 +156,12 @@ class TrainConfig:
         return int(getattr(self, variant_spec(self.variant).budget_field))
 
     def replace(self, **changes: Any) -> TrainConfig:
-        """A copy with ``changes`` applied (names and types checked); ``student_iterations`` is
-        derived again when its inputs change and it is not given."""
+        """A copy with ``changes`` applied (names and types checked); ``student_iterations`` and
+        ``phase2_iterations`` are derived again when their inputs change and they are not given."""
         _check_names(changes)
-        if "student_iterations" not in changes and {"phase_iterations", "student_budget"} & set(changes):
-            changes["student_iterations"] = None
+        for budget, derived in _DERIVED_BUDGETS.items():
+            if derived not in changes and {"phase_iterations", budget} & set(changes):
+                changes[derived] = None
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -233,12 +248,13 @@ def _value_problems(c: TrainConfig) -> list[str]:
         need(getattr(c, name) >= 2 and getattr(c, name) % 2 == 0, name, "must be even and >= 2")
     for name in ("phase_iterations", "teacher_iterations", "batch_size", "lr_step", "log_every", "checkpoint_every"):
         need(getattr(c, name) >= 1, name, "must be >= 1")
-    factor = STUDENT_BUDGETS.get(c.student_budget)
-    need(factor is not None, "student_budget", f"must be one of {list(STUDENT_BUDGETS)}")
-    if factor is not None and c.phase_iterations >= 1:
-        need(c.student_iterations == factor * c.phase_iterations, "student_iterations",
-             f"must be {factor} x phase_iterations = {factor * c.phase_iterations} under "
-             f"student_budget={c.student_budget!r} (leave it unset to derive it, or change student_budget)")
+    for budget, derived in _DERIVED_BUDGETS.items():
+        factor = STUDENT_BUDGETS.get(getattr(c, budget))
+        need(factor is not None, budget, f"must be one of {list(STUDENT_BUDGETS)}")
+        if factor is not None and c.phase_iterations >= 1:
+            need(getattr(c, derived) == factor * c.phase_iterations, derived,
+                 f"must be {factor} x phase_iterations = {factor * c.phase_iterations} under "
+                 f"{budget}={getattr(c, budget)!r} (leave it unset to derive it, or change {budget})")
     for name in ("iterations", "val_every"):
         need(getattr(c, name) >= 0, name, "must be >= 0 (0 = off/default)")
     # The ½-LR flow level pools by 2 and its smoothness term needs 2 rows: patch >= 4.
@@ -308,11 +324,12 @@ PROFILES: dict[str, dict[str, Any]] = {
     # (sofkd_lib.companion.convergence) on a 2-core CPU. The lr is halved every 4,000 iterations (a twentieth of
     # the paper's 80k) and every run, the teacher included, gets 20,000 (the no-KD student 40,000): four halvings
     # within a phase where the paper has two (at 80k and 160k of 200k), because 10,000 per phase did not plateau
-    # (phase 1, seed 0: +0.15 dB over the last third of its validations). Validation on the whole embedded
+    # (phase 1, seed 0: +0.15 dB over the last third of its validations). Phase 2 alone gets two phases, 40,000:
+    # at 20,000 its seed-1 curve had not plateaued (book/miniature.md). Validation on the whole embedded
     # test split every 250 iterations.
-    "miniature": _scaled(20, phase_iterations=20_000, teacher_iterations=20_000, teacher_channels=64,
-                         student_channels=48, batch_size=4, log_every=50, checkpoint_every=250, val_every=250,
-                         val_max_frames=None),
+    "miniature": _scaled(20, phase_iterations=20_000, teacher_iterations=20_000, phase2_budget="two-phases",
+                         teacher_channels=64, student_channels=48, batch_size=4, log_every=50,
+                         checkpoint_every=250, val_every=250, val_max_frames=None),
 }
 
 
@@ -341,6 +358,14 @@ def student_budget_note(c: TrainConfig) -> str:
     what = {"two-phases": "as long as both KD phases together", "one-phase": "as long as one KD phase"}
     return (f"student w/o KD trained {what[c.student_budget]} (student_budget={c.student_budget}; our choice: "
             f"the paper states no budget)")
+
+
+def phase2_budget_note(c: TrainConfig) -> str:
+    """Phase 2 alone's budget where it is not one phase (the default), else ""."""
+    if c.phase2_budget == "one-phase":
+        return ""
+    return (f"phase 2 alone trained as long as both KD phases together, {c.phase2_iterations:,} "
+            f"(phase2_budget={c.phase2_budget}; our choice: the paper states no budget)")
 
 
 def _schedule_parts(c: TrainConfig) -> list[str]:
@@ -377,6 +402,8 @@ def profile_notes(name: str, config: TrainConfig | None = None) -> str:
     if c.degradation != "bicubic-matlab":
         parts.append(f"training LR made by {c.degradation} (test LR: MATLAB bicubic)")
     parts.append(student_budget_note(c))
+    if phase2_budget_note(c):
+        parts.append(phase2_budget_note(c))
     return f"{name}: " + "; ".join(parts)
 
 
@@ -407,7 +434,8 @@ def make_config(profile: str = "paper", overrides: Mapping[str, Any] | None = No
     """The config of ``profile`` with typed ``overrides`` (and keyword overrides) applied.
 
     ``None`` values in ``overrides`` mean "keep the profile's value", except for
-    fields whose type allows None (``data_root``, ``val_max_frames``, ``student_iterations``).
+    fields whose type allows None (``data_root``, ``val_max_frames``, ``student_iterations``,
+    ``phase2_iterations``).
     Training data outside the library (``davis``, the ``paper`` profile's, or ``folder``) needs
     ``data_root``; without it a :class:`ConfigError` says how to give it or to choose
     ``dataset=embedded`` explicitly.

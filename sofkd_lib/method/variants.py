@@ -87,7 +87,7 @@ TABLE1: tuple[Variant, ...] = (
             equation="Eq. 6", budget_field="phase_iterations"),
     Variant("phase2", label="Proposed Phase 2", paper_label="Proposed Phase 2",
             ofrnet="student", srnet="student", trains=("ofrnet", "srnet"), frozen_from=_frozen(),
-            equation="Eq. 8", budget_field="phase_iterations"),
+            equation="Eq. 8", budget_field="phase2_iterations"),
     Variant("phase1+2", label="Proposed Phase 1+2", paper_label="Proposed (Phase 1+Phase 2)",
             ofrnet="student", srnet="student", trains=("ofrnet",), frozen_from=_frozen(srnet="phase1"),
             equation="Eq. 8", budget_field="phase_iterations"),

@@ -34,10 +34,11 @@ def test_finished_and_iteration_read_the_run_folder(tmp_path):
     (out / "metrics.csv").write_text("iteration,loss\n10,0.5\n20,0.4\n")
     (out / "summary.json").write_text(json.dumps({"iteration": 20}))
     (out / "last.pt").write_bytes(b"")
-    assert d.iteration("phase2", 0) == 20 and not d.finished("phase2", 0)  # 20 of 30
     (out / "summary.json").write_text(json.dumps({"iteration": 30}))
+    assert d.iteration("phase2", 0) == 20 and not d.finished("phase2", 0)  # 30 of 60: phase 2 alone, two phases
+    (out / "summary.json").write_text(json.dumps({"iteration": 60}))
     assert d.finished("phase2", 0)
-    assert not d.finished("student", 0)  # the no-KD student needs 2 x 30
+    assert not d.finished("student", 0)  # the no-KD student needs 2 x 30 too, and has none
 
 
 def test_record_command_repeats_the_overrides(tmp_path):
@@ -71,7 +72,8 @@ def test_teacher_is_extended_until_it_plateaus_and_the_budget_is_kept(tmp_path, 
     monkeypatch.setattr(mini, "run_plateau", fake_plateau)
     assert d.run() == 0
     assert trained[:2] == [("teacher", None, 60), ("teacher", None, 90)]  # extended by one phase (30)
-    assert trained[2:] == [("student", 0, 60), ("phase1", 0, 30), ("phase2", 0, 30), ("phase1+2", 0, 30)]
+    # the no-KD student and phase 2 alone two phases each (student_budget, phase2_budget of the profile)
+    assert trained[2:] == [("student", 0, 60), ("phase1", 0, 30), ("phase2", 0, 60), ("phase1+2", 0, 30)]
     assert json.loads((tmp_path / "overrides.json").read_text())["teacher_iterations"] == 90
     assert d.config("phase1", 0).teacher_iterations == 90  # every run resolves the extended budget
 

@@ -121,6 +121,14 @@ def test_kd_answer_follows_the_numbers():
     assert rows[0]["paper_psnr"] == 25.1063 and rows[1]["paper_psnr"] is None
 
 
+def test_budget_text_names_phase_2_alones_budget_where_it_differs():
+    run = _run(0.5, 0.1)
+    assert stats.budget_text(run) == "10 iterations per phase at batch 4 (no-KD student 20)"
+    prov = {**run.provenance, "phase2": {0: {"budget": {"total_iterations": 20, "batch_size": 4}}}}
+    run = SeededRun(**{**run.__dict__, "provenance": prov, "entries": (*run.entries, "phase2")})
+    assert stats.budget_text(run) == "10 iterations per phase at batch 4 (no-KD student 20, phase 2 alone 20)"
+
+
 def test_room_answer_says_whether_the_teacher_is_above_the_no_kd_student():
     def with_teacher(score: float) -> SeededRun:  # the student scores 24.0 on every frame of both seeds
         run = _run(0.5, 0.1)

@@ -114,6 +114,29 @@ def test_student_iterations_follows_and_is_checked_against_the_budget():
     assert TrainConfig.from_dict(old).student_budget == "two-phases"
 
 
+def test_phase2_budget_sets_phase_2_alones_iterations_only():
+    c = make_config("smoke", phase_iterations=7)
+    assert (c.phase2_budget, c.phase2_iterations) == ("one-phase", 7)  # the default: one phase
+    assert [c.replace(variant=v).total_iterations for v in ("phase1", "phase2", "phase1+2")] == [7, 7, 7]
+    two = c.replace(phase2_budget="two-phases")  # replace derives it again; no other row's budget moves
+    assert [two.replace(variant=v).total_iterations for v in ("teacher", "student", "phase1", "phase2", "phase1+2")] \
+        == [c.teacher_iterations, 14, 7, 14, 7]
+    assert two.replace(phase_iterations=3).phase2_iterations == 6
+    with pytest.raises(ConfigError, match=r"TrainConfig\.phase2_iterations must be 1 x phase_iterations = 7"):
+        make_config("smoke", phase_iterations=7, phase2_iterations=14)
+    with pytest.raises(ConfigError, match=r"TrainConfig\.phase2_budget must be one of \['two-phases', 'one-phase'\]"):
+        make_config("smoke", phase2_budget="all")
+    # A config saved before the fields existed reads as one phase; only a profile that departs says so.
+    old = {k: v for k, v in c.to_dict().items() if not k.startswith("phase2_")}
+    assert TrainConfig.from_dict(old) == c
+    assert "phase 2 alone" not in profile_notes("smoke", c)
+    mini = make_config("miniature", variant="phase2")
+    assert (mini.phase_iterations, mini.total_iterations) == (20_000, 40_000)
+    assert profile_notes("miniature").endswith(
+        "; phase 2 alone trained as long as both KD phases together, 40,000 (phase2_budget=two-phases; our "
+        "choice: the paper states no budget)")
+
+
 @pytest.mark.parametrize("degradation", ["bicubic-matlab", "bicubic-pil", "bd"])
 def test_degradation_is_a_checked_training_choice(degradation):
     c = make_config("smoke", degradation=degradation)

@@ -150,6 +150,14 @@ def test_extending_the_budget_continues_as_if_it_had_been_given_from_the_start(t
     assert grown.iteration == 6 and states_equal(whole.model, grown.model)
     lrs = [float(r["lr"]) for r in csv.DictReader((tmp_path / "grown" / "metrics.csv").open())]
     assert lrs == [1e-3, 1e-3, 5e-4, 5e-4, 2.5e-4, 2.5e-4]
+    # Phase 2 alone given two phases (phase2_budget) resumes a run trained with one.
+    one = tiny("phase2", iterations=0, phase_iterations=2, lr_step=2, checkpoint_every=1)
+    teacher = tmp_path / "teacher"
+    T.train(tiny("teacher", iterations=1), source(), teacher, quiet=True)
+    T.train(one, source(), tmp_path / "p2", teacher=teacher / "last.pt", quiet=True)
+    two = one.replace(phase2_budget="two-phases")
+    assert T.train(two, source(), tmp_path / "p2", teacher=teacher / "last.pt", resume="auto",
+                   quiet=True).iteration == 4
 
 
 def test_resume_drops_metric_rows_after_the_checkpoint(tmp_path):
