@@ -72,7 +72,8 @@ class TrainConfig:
     teacher_channels: int = field(default=320, metadata={"help": "ResBlock channels of the teacher"})
     student_channels: int = field(default=240, metadata={"help": "ResBlock channels of the student"})
     # Budget (iterations = optimiser steps).
-    phase_iterations: int = field(default=200_000, metadata={"help": "iterations of phase1, phase2 and phase1+2"})
+    phase_iterations: int = field(default=200_000, metadata={
+        "help": "iterations of phase1 and phase1+2, and of phase2 unless phase2_budget says otherwise"})
     teacher_iterations: int = field(default=200_000, metadata={"help": "iterations of the teacher (not in the paper)"})
     student_iterations: int | None = field(default=None, metadata={
         "help": "iterations of the no-KD student (not in the paper); None: derived from student_budget and "
