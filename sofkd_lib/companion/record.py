@@ -131,9 +131,9 @@ def parse_seeds(text: str) -> tuple[int, ...]:
 
 #: TrainConfig fields that choose the hardware or speed of a run, not its result.
 SPEED_ONLY_FIELDS = frozenset({"device", "prefetch", "compile"})
-#: TrainConfig fields that set one variant's iteration budget (``student_budget`` and ``phase2_budget`` derive
-#: the no-KD student's and phase 2 alone's).
-BUDGET_FIELDS = frozenset({v.budget_field for v in TABLE1} | {"student_budget", "phase2_budget"})
+#: TrainConfig fields that set one variant's iteration budget (the ``*_budget`` fields derive the no-KD
+#: student's, phase 1's and phase 2 alone's).
+BUDGET_FIELDS = frozenset({v.budget_field for v in TABLE1} | {"student_budget", "phase1_budget", "phase2_budget"})
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
@@ -456,7 +456,7 @@ def record_variant(options: RecordOptions, variant: str, embedded: list, vid4: l
         "budget": {"iterations": int(checkpoint["iteration"]), "total_iterations": config.total_iterations,
                    "batch_size": config.batch_size, "patch_size": config.patch_size, "profile": config.profile,
                    "student_budget": config.student_budget, "student_budget_note": student_budget_note(config),
-                   "phase2_budget": config.phase2_budget},
+                   "phase1_budget": config.phase1_budget, "phase2_budget": config.phase2_budget},
         "data": {"dataset": config.dataset, "data_root": config.data_root, "degradation": config.degradation,
                  "note": data_note(config)},
         "profile_notes": profile_notes(config.profile, config),

@@ -53,10 +53,10 @@ from sofkd_lib.weights.pretrained import EVAL_FILES, read_result
 #: How the spread of a mean over seeds is computed (said wherever it is shown).
 SPREAD = "sample standard deviation over seeds (n − 1 in the denominator)"
 DATASET_NAMES = {"vid4": "Vid4", "embedded": "the embedded test split"}
-#: The no-KD student every KD entry is compared with (as many iterations as both KD phases together).
+#: The no-KD student every KD entry is compared with (as many iterations as two KD phases: student_budget).
 BASELINE = "student"
 #: How a sentence names each no-KD student (the two budget conventions).
-BASELINE_WORDS = {"student": "the student without KD (as many iterations as both phases)",
+BASELINE_WORDS = {"student": "the student without KD (as many iterations as two KD phases)",
                   "student-1phase": "the student without KD trained for one phase's iterations"}
 
 
@@ -483,17 +483,19 @@ def pattern_table(rows: Sequence[Mapping[str, Any]], level: float = 0.95, paper_
 
 
 def budget_text(run: SeededRun) -> str:
-    """The students' budget in words, e.g. ``1,700 iterations per phase at batch 64 (no-KD student 3,400)``."""
+    """The students' budget in words, e.g. ``1,700 iterations per phase at batch 64 (no-KD student 3,400)``;
+    phase 1 and phase 2 alone are named where they differ from phase 1+2's one phase."""
     b = run.budget
-    phase = b.get("phase1") or b.get("phase1+2") or b.get("phase2")
+    phase = b.get("phase1+2") or b.get("phase1") or b.get("phase2")
     parts = []
     if phase:
         parts.append(f"{phase['total_iterations']:,} iterations per phase at batch {phase['batch_size']}")
     students = [f"{b[s]['total_iterations']:,}" for s in BASELINE_WORDS if s in b]
     if students:
         parts.append(f"no-KD student {' or '.join(students)}")
-    if phase and "phase2" in b and b["phase2"]["total_iterations"] != phase["total_iterations"]:
-        parts.append(f"phase 2 alone {b['phase2']['total_iterations']:,}")
+    for entry, words in (("phase1", "phase 1"), ("phase2", "phase 2 alone")):
+        if phase and entry in b and b[entry]["total_iterations"] != phase["total_iterations"]:
+            parts.append(f"{words} {b[entry]['total_iterations']:,}")
     if not parts:
         return "budget not recorded"
     return f"{parts[0]} ({', '.join(parts[1:])})" if len(parts) > 1 else parts[0]

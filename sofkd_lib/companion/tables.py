@@ -264,10 +264,12 @@ def budget_label(profile: str) -> str:
     from sofkd_lib.engine.config import profile_config, profile_notes
 
     c = profile_config(profile)
+    longer = [f"{row} {n:,} it" for row, n in (("phase 1", c.phase1_iterations), ("phase 2 alone", c.phase2_iterations))
+              if n != c.phase_iterations]
     return (f"profile {profile}: ResBlocks of {c.teacher_channels} (teacher) and {c.student_channels} (student) "
             f"channels; teacher {c.teacher_iterations:,} it, student w/o KD {c.student_iterations:,} it, "
             f"each distillation phase {c.phase_iterations:,} it"
-            + (f" (phase 2 alone {c.phase2_iterations:,} it)" if c.phase2_iterations != c.phase_iterations else "")
+            + (f" ({', '.join(longer)})" if longer else "")
             + f"; batch {c.batch_size} of "
             f"{c.patch_size}×{c.patch_size} LR patches ({profile_notes(profile)})")
 

@@ -16,7 +16,10 @@ number of student updates) or ``one-phase`` (200k, the length of each KD phase);
 from scratch, and the paper states its budget no more than the no-KD student's: its
 field ``phase2_budget`` takes the same two values, ``one-phase`` by default (one
 phase, as its name says) and ``two-phases`` where it needs longer to converge (the
-``miniature`` profile); ``phase2_iterations`` follows from it.
+``miniature`` profile); ``phase2_iterations`` follows from it. Phase 1's budget is the
+paper's one phase; ``phase1_budget=two-phases`` departs from it for the ``miniature``
+profile, whose phase-1 curves had not plateaued at one (``phase1_iterations`` follows,
+and phase 1+2 keeps one phase). :func:`profile_notes` states every such departure.
 
 ``gpu-short``, ``cpu-demo`` and ``smoke`` divide every iteration count by one
 factor (the lr step and the logging, checkpoint and validation periods with it),
@@ -45,11 +48,11 @@ from sofkd_lib.method.variants import NAMES, variant_spec
 
 #: Table 1's variants, in dependency order (declared in :mod:`sofkd_lib.method.variants`).
 VARIANTS: tuple[str, ...] = NAMES
-#: ``student_budget`` (and ``phase2_budget``) → the no-KD student's (phase 2 alone's) iterations in units of
-#: ``phase_iterations``.
-STUDENT_BUDGETS: dict[str, int] = {"two-phases": 2, "one-phase": 1}
-#: Budget convention field → the iterations field derived from it and ``phase_iterations``.
-_DERIVED_BUDGETS: dict[str, str] = {"student_budget": "student_iterations", "phase2_budget": "phase2_iterations"}
+#: A ``*_budget`` field's value → the iterations of its row in units of ``phase_iterations``.
+BUDGET_FACTORS: dict[str, int] = {"two-phases": 2, "one-phase": 1}
+#: Budget field → the iterations field derived from it and ``phase_iterations``.
+_DERIVED_BUDGETS: dict[str, str] = {"student_budget": "student_iterations", "phase1_budget": "phase1_iterations",
+                                    "phase2_budget": "phase2_iterations"}
 #: ``dataset`` values a run trains on; the first three are :func:`sofkd_lib.data.load_split` names.
 TRAIN_DATASETS: tuple[str, ...] = ("embedded", "davis", "folder", "synthetic")
 #: Training data that lives outside the library: ``data_root`` must name its folder.
@@ -73,7 +76,8 @@ class TrainConfig:
     student_channels: int = field(default=240, metadata={"help": "ResBlock channels of the student"})
     # Budget (iterations = optimiser steps).
     phase_iterations: int = field(default=200_000, metadata={
-        "help": "iterations of phase1 and phase1+2, and of phase2 unless phase2_budget says otherwise"})
+        "help": "iterations of one KD phase: phase1+2's, and phase1's and phase2's unless phase1_budget / "
+                "phase2_budget say otherwise"})
     teacher_iterations: int = field(default=200_000, metadata={"help": "iterations of the teacher (not in the paper)"})
     student_iterations: int | None = field(default=None, metadata={
         "help": "iterations of the no-KD student (not in the paper); None: derived from student_budget and "
@@ -81,6 +85,12 @@ class TrainConfig:
     student_budget: str = field(default="two-phases", metadata={
         "help": "the no-KD student's budget, our convention (the paper states none): two-phases = "
                 "2 x phase_iterations (the KD pipeline's total), one-phase = phase_iterations"})
+    phase1_iterations: int | None = field(default=None, metadata={
+        "help": "iterations of phase 1; None: derived from phase1_budget and phase_iterations (a value given "
+                "must agree with them)"})
+    phase1_budget: str = field(default="one-phase", metadata={
+        "help": "phase 1's budget: one-phase = phase_iterations (the paper's), two-phases = 2 x phase_iterations "
+                "(a departure, for a phase 1 that has not converged in one)"})
     phase2_iterations: int | None = field(default=None, metadata={
         "help": "iterations of phase 2 alone (not in the paper); None: derived from phase2_budget and "
                 "phase_iterations (a value given must agree with them)"})
@@ -143,7 +153,7 @@ class TrainConfig:
             value = _check_type(f.name, hints[f.name], getattr(self, f.name))
             object.__setattr__(self, f.name, value)  # ints given for floats become floats
         for budget, derived in _DERIVED_BUDGETS.items():
-            factor = STUDENT_BUDGETS.get(getattr(self, budget))
+            factor = BUDGET_FACTORS.get(getattr(self, budget))
             if getattr(self, derived) is None and factor is not None:
                 object.__setattr__(self, derived, factor * self.phase_iterations)
         for problem in _value_problems(self):
@@ -157,8 +167,9 @@ class TrainConfig:
         return int(getattr(self, variant_spec(self.variant).budget_field))
 
     def replace(self, **changes: Any) -> TrainConfig:
-        """A copy with ``changes`` applied (names and types checked); ``student_iterations`` and
-        ``phase2_iterations`` are derived again when their inputs change and they are not given."""
+        """A copy with ``changes`` applied (names and types checked); ``student_iterations``,
+        ``phase1_iterations`` and ``phase2_iterations`` are derived again when their inputs change
+        and they are not given."""
         _check_names(changes)
         for budget, derived in _DERIVED_BUDGETS.items():
             if derived not in changes and {"phase_iterations", budget} & set(changes):
@@ -250,8 +261,8 @@ def _value_problems(c: TrainConfig) -> list[str]:
     for name in ("phase_iterations", "teacher_iterations", "batch_size", "lr_step", "log_every", "checkpoint_every"):
         need(getattr(c, name) >= 1, name, "must be >= 1")
     for budget, derived in _DERIVED_BUDGETS.items():
-        factor = STUDENT_BUDGETS.get(getattr(c, budget))
-        need(factor is not None, budget, f"must be one of {list(STUDENT_BUDGETS)}")
+        factor = BUDGET_FACTORS.get(getattr(c, budget))
+        need(factor is not None, budget, f"must be one of {list(BUDGET_FACTORS)}")
         if factor is not None and c.phase_iterations >= 1:
             need(getattr(c, derived) == factor * c.phase_iterations, derived,
                  f"must be {factor} x phase_iterations = {factor * c.phase_iterations} under "
@@ -325,12 +336,12 @@ PROFILES: dict[str, dict[str, Any]] = {
     # (sofkd_lib.companion.convergence) on a 2-core CPU. The lr is halved every 4,000 iterations (a twentieth of
     # the paper's 80k) and every run, the teacher included, gets 20,000 (the no-KD student 40,000): four halvings
     # within a phase where the paper has two (at 80k and 160k of 200k), because 10,000 per phase did not plateau
-    # (phase 1, seed 0: +0.15 dB over the last third of its validations). Phase 2 alone gets two phases, 40,000:
-    # at 20,000 its seed-1 curve had not plateaued (book/miniature.md). Validation on the whole embedded
-    # test split every 250 iterations.
-    "miniature": _scaled(20, phase_iterations=20_000, teacher_iterations=20_000, phase2_budget="two-phases",
-                         teacher_channels=64, student_channels=48, batch_size=4, log_every=50,
-                         checkpoint_every=250, val_every=250, val_max_frames=None),
+    # (phase 1, seed 0: +0.15 dB over the last third of its validations). Phase 1 and phase 2 alone get two
+    # phases, 40,000: at 20,000 the seed-2 curve of one and the seed-1 curve of the other had not plateaued
+    # (book/miniature.md). Validation on the whole embedded test split every 250 iterations.
+    "miniature": _scaled(20, phase_iterations=20_000, teacher_iterations=20_000, phase1_budget="two-phases",
+                         phase2_budget="two-phases", teacher_channels=64, student_channels=48, batch_size=4,
+                         log_every=50, checkpoint_every=250, val_every=250, val_max_frames=None),
 }
 
 
@@ -361,12 +372,16 @@ def student_budget_note(c: TrainConfig) -> str:
             f"the paper states no budget)")
 
 
-def phase2_budget_note(c: TrainConfig) -> str:
-    """Phase 2 alone's budget where it is not one phase (the default), else ""."""
-    if c.phase2_budget == "one-phase":
-        return ""
-    return (f"phase 2 alone trained as long as both KD phases together, {c.phase2_iterations:,} "
-            f"(phase2_budget={c.phase2_budget}; our choice: the paper states no budget)")
+def phase_budget_notes(c: TrainConfig) -> list[str]:
+    """Phase 1's and phase 2 alone's budgets where they are not one phase (the default)."""
+    notes = []
+    if c.phase1_budget != "one-phase":
+        notes.append(f"phase 1 trained as long as both KD phases together, {c.phase1_iterations:,} "
+                     f"(phase1_budget={c.phase1_budget}; the paper gives it one phase, as it does phase 1+2)")
+    if c.phase2_budget != "one-phase":
+        notes.append(f"phase 2 alone trained as long as both KD phases together, {c.phase2_iterations:,} "
+                     f"(phase2_budget={c.phase2_budget}; our choice: the paper states no budget)")
+    return notes
 
 
 def _schedule_parts(c: TrainConfig) -> list[str]:
@@ -403,8 +418,7 @@ def profile_notes(name: str, config: TrainConfig | None = None) -> str:
     if c.degradation != "bicubic-matlab":
         parts.append(f"training LR made by {c.degradation} (test LR: MATLAB bicubic)")
     parts.append(student_budget_note(c))
-    if phase2_budget_note(c):
-        parts.append(phase2_budget_note(c))
+    parts.extend(phase_budget_notes(c))
     return f"{name}: " + "; ".join(parts)
 
 
@@ -436,7 +450,7 @@ def make_config(profile: str = "paper", overrides: Mapping[str, Any] | None = No
 
     ``None`` values in ``overrides`` mean "keep the profile's value", except for
     fields whose type allows None (``data_root``, ``val_max_frames``, ``student_iterations``,
-    ``phase2_iterations``).
+    ``phase1_iterations``, ``phase2_iterations``).
     Training data outside the library (``davis``, the ``paper`` profile's, or ``folder``) needs
     ``data_root``; without it a :class:`ConfigError` says how to give it or to choose
     ``dataset=embedded`` explicitly.

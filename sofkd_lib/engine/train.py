@@ -89,7 +89,7 @@ LOSS_TERMS: dict[str, tuple[str, ...]] = {v.name: v.loss_terms for v in TABLE1}
 #: Config fields that may change when resuming (they do not alter the weights' trajectory).
 RESUMABLE_CHANGES = frozenset({
     "profile", "iterations", "phase_iterations", "teacher_iterations", "student_iterations", "student_budget",
-    "phase2_iterations", "phase2_budget",
+    "phase1_iterations", "phase1_budget", "phase2_iterations", "phase2_budget",
     "log_every", "checkpoint_every", "val_every", "val_max_frames", "data_root", "device", "compile", "prefetch",
 })
 

@@ -84,7 +84,7 @@ TABLE1: tuple[Variant, ...] = (
             equation="Eq. 1", budget_field="student_iterations"),
     Variant("phase1", label="Proposed Phase 1", paper_label="Proposed Phase 1",
             ofrnet="teacher", srnet="student", trains=("srnet",), frozen_from=_frozen(ofrnet="teacher"),
-            equation="Eq. 6", budget_field="phase_iterations"),
+            equation="Eq. 6", budget_field="phase1_iterations"),
     Variant("phase2", label="Proposed Phase 2", paper_label="Proposed Phase 2",
             ofrnet="student", srnet="student", trains=("ofrnet", "srnet"), frozen_from=_frozen(),
             equation="Eq. 8", budget_field="phase2_iterations"),

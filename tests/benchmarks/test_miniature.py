@@ -72,8 +72,8 @@ def test_teacher_is_extended_until_it_plateaus_and_the_budget_is_kept(tmp_path, 
     monkeypatch.setattr(mini, "run_plateau", fake_plateau)
     assert d.run() == 0
     assert trained[:2] == [("teacher", None, 60), ("teacher", None, 90)]  # extended by one phase (30)
-    # the no-KD student and phase 2 alone two phases each (student_budget, phase2_budget of the profile)
-    assert trained[2:] == [("student", 0, 60), ("phase1", 0, 30), ("phase2", 0, 60), ("phase1+2", 0, 30)]
+    # the no-KD student, phase 1 and phase 2 alone two phases each (the profile's *_budget), phase 1+2 one
+    assert trained[2:] == [("student", 0, 60), ("phase1", 0, 60), ("phase2", 0, 60), ("phase1+2", 0, 30)]
     assert json.loads((tmp_path / "overrides.json").read_text())["teacher_iterations"] == 90
     assert d.config("phase1", 0).teacher_iterations == 90  # every run resolves the extended budget
 

@@ -206,9 +206,10 @@ def test_record_finds_a_teacher_trained_before_the_phases_budget_changed(tmp_pat
     assert last.read_bytes() == before  # found finished, not retrained
     prov = json.loads((results / "budgets" / "teacher" / "provenance.json").read_text())
     assert prov["budget"]["iterations"] == 2 and len(prov["training_invocations"]) == 1
-    # student_iterations (two phases) and phase2_iterations (one) follow phase_iterations: 3 trained, 4 resolved
-    assert prov["trained_config_differences"] == {"phase2_iterations": [3, 4], "phase_iterations": [3, 4],
-                                                  "student_iterations": [6, 8]}
+    # student_iterations (two phases), phase1_ and phase2_iterations (one) follow phase_iterations: 3 trained,
+    # 4 resolved
+    assert prov["trained_config_differences"] == {"phase1_iterations": [3, 4], "phase2_iterations": [3, 4],
+                                                  "phase_iterations": [3, 4], "student_iterations": [6, 8]}
     assert json.loads((results / "budgets" / "teacher" / "config.json").read_text())["phase_iterations"] == 4
 
 

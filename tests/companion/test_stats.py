@@ -110,7 +110,7 @@ def _run(shift: float, spread: float) -> SeededRun:
 def test_kd_answer_follows_the_numbers():
     assert kd_answer(_run(0.5, 0.1), n_boot=500).startswith(
         "Yes: on Vid4 at 10 iterations per phase at batch 4 (no-KD student 20), phase 1 → phase 1+2 beats the "
-        "student without KD (as many iterations as both phases) by +0.500 dB (95% interval +0.400 to +0.600 dB; "
+        "student without KD (as many iterations as two KD phases) by +0.500 dB (95% interval +0.400 to +0.600 dB; "
         "2 and 2 seeds).")
     assert kd_answer(_run(-0.5, 0.1), n_boot=500).startswith("No, it hurts:")
     assert kd_answer(_run(0.05, 0.2), n_boot=500).endswith("), an interval that contains zero.")
@@ -121,12 +121,17 @@ def test_kd_answer_follows_the_numbers():
     assert rows[0]["paper_psnr"] == 25.1063 and rows[1]["paper_psnr"] is None
 
 
-def test_budget_text_names_phase_2_alones_budget_where_it_differs():
+def test_budget_text_names_phase_1s_and_phase_2_alones_budgets_where_they_differ():
     run = _run(0.5, 0.1)
     assert stats.budget_text(run) == "10 iterations per phase at batch 4 (no-KD student 20)"
     prov = {**run.provenance, "phase2": {0: {"budget": {"total_iterations": 20, "batch_size": 4}}}}
     run = SeededRun(**{**run.__dict__, "provenance": prov, "entries": (*run.entries, "phase2")})
     assert stats.budget_text(run) == "10 iterations per phase at batch 4 (no-KD student 20, phase 2 alone 20)"
+    # a phase 1 of two phases: the phase is still phase 1+2's
+    prov = {**run.provenance, "phase1": {0: {"budget": {"total_iterations": 20, "batch_size": 4}}}}
+    run = SeededRun(**{**run.__dict__, "provenance": prov, "entries": ("student", "phase1", "phase2", "phase1+2")})
+    assert stats.budget_text(run) == ("10 iterations per phase at batch 4 (no-KD student 20, phase 1 20, "
+                                      "phase 2 alone 20)")
 
 
 def test_room_answer_says_whether_the_teacher_is_above_the_no_kd_student():
@@ -137,10 +142,10 @@ def test_room_answer_says_whether_the_teacher_is_above_the_no_kd_student():
 
     one = " (one teacher: the interval covers the students' seeds and the frames, not a choice of teacher)"
     assert stats.room_answer(with_teacher(24.5), n_boot=200) == (
-        "On Vid4 the teacher is above the student without KD (as many iterations as both phases) by +0.500 dB "
+        "On Vid4 the teacher is above the student without KD (as many iterations as two KD phases) by +0.500 dB "
         f"(95% interval +0.500 to +0.500){one}: that is the room distillation has to close.")
     assert stats.room_answer(with_teacher(23.7), n_boot=200).startswith(
-        "On Vid4 the teacher is below the student without KD (as many iterations as both phases): -0.300 dB")
+        "On Vid4 the teacher is below the student without KD (as many iterations as two KD phases): -0.300 dB")
     assert "cannot be told apart: +0.000 dB" in stats.room_answer(with_teacher(24.0), n_boot=200)
     assert stats.room_answer(_run(0.5, 0.1)) == "Run hand cannot say yet: teacher not recorded."
 

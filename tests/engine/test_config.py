@@ -137,6 +137,26 @@ def test_phase2_budget_sets_phase_2_alones_iterations_only():
         "choice: the paper states no budget)")
 
 
+def test_phase1_budget_sets_phase_1s_iterations_only():
+    c = make_config("smoke", phase_iterations=7)
+    assert (c.phase1_budget, c.phase1_iterations) == ("one-phase", 7)  # the paper's: one phase
+    two = c.replace(phase1_budget="two-phases")  # phase 1+2 keeps one phase
+    assert [two.replace(variant=v).total_iterations for v in ("teacher", "student", "phase1", "phase2", "phase1+2")] \
+        == [c.teacher_iterations, 14, 14, 7, 7]
+    assert two.replace(phase_iterations=3).phase1_iterations == 6
+    with pytest.raises(ConfigError, match=r"TrainConfig\.phase1_iterations must be 2 x phase_iterations = 14"):
+        make_config("smoke", phase_iterations=7, phase1_budget="two-phases", phase1_iterations=7)
+    with pytest.raises(ConfigError, match=r"TrainConfig\.phase1_budget must be one of \['two-phases', 'one-phase'\]"):
+        make_config("smoke", phase1_budget="two")
+    old = {k: v for k, v in c.to_dict().items() if not k.startswith("phase1_")}
+    assert TrainConfig.from_dict(old) == c
+    assert "phase 1 trained" not in profile_notes("smoke", c)
+    assert make_config("miniature", variant="phase1").total_iterations == 40_000
+    assert make_config("miniature", variant="phase1+2").total_iterations == 20_000
+    assert ("; phase 1 trained as long as both KD phases together, 40,000 (phase1_budget=two-phases; the paper "
+            "gives it one phase, as it does phase 1+2); phase 2 alone") in profile_notes("miniature")
+
+
 @pytest.mark.parametrize("degradation", ["bicubic-matlab", "bicubic-pil", "bd"])
 def test_degradation_is_a_checked_training_choice(degradation):
     c = make_config("smoke", degradation=degradation)

@@ -158,6 +158,14 @@ def test_extending_the_budget_continues_as_if_it_had_been_given_from_the_start(t
     two = one.replace(phase2_budget="two-phases")
     assert T.train(two, source(), tmp_path / "p2", teacher=teacher / "last.pt", resume="auto",
                    quiet=True).iteration == 4
+    # So does phase 1 (phase1_budget), and its phase 1+2 trains one phase.
+    p1 = one.replace(variant="phase1")
+    T.train(p1, source(), tmp_path / "p1", teacher=teacher / "last.pt", quiet=True)
+    p1_two = p1.replace(phase1_budget="two-phases")
+    assert T.train(p1_two, source(), tmp_path / "p1", teacher=teacher / "last.pt", resume="auto",
+                   quiet=True).iteration == 4
+    assert T.train(p1_two.replace(variant="phase1+2"), source(), tmp_path / "p12", teacher=teacher / "last.pt",
+                   init=tmp_path / "p1" / "last.pt", quiet=True).iteration == 2
 
 
 def test_resume_drops_metric_rows_after_the_checkpoint(tmp_path):

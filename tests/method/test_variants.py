@@ -14,7 +14,7 @@ def test_the_five_rows_as_the_paper_describes_them():
     assert rows == {
         "teacher": ("teacher", "teacher", ("ofrnet", "srnet"), {}, "Eq. 1", "teacher_iterations"),
         "student": ("student", "student", ("ofrnet", "srnet"), {}, "Eq. 1", "student_iterations"),
-        "phase1": ("teacher", "student", ("srnet",), {"ofrnet": "teacher"}, "Eq. 6", "phase_iterations"),
+        "phase1": ("teacher", "student", ("srnet",), {"ofrnet": "teacher"}, "Eq. 6", "phase1_iterations"),
         "phase2": ("student", "student", ("ofrnet", "srnet"), {}, "Eq. 8", "phase2_iterations"),
         "phase1+2": ("student", "student", ("ofrnet",), {"srnet": "phase1"}, "Eq. 8", "phase_iterations"),
     }
