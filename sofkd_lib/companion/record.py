@@ -35,6 +35,12 @@ this run's frames, its config and a provenance naming the source and its SHA-256
 (phase 1 with α = 1). Multi-seed runs are listed in ``index.json`` under
 ``runs`` (with their seeds and entries), not under ``names``, so
 ``pretrained("teacher-x4")`` and the other names keep their single-seed weights.
+
+A model trained for a run and then set aside (trained from a row whose budget
+changed, say) leaves the run's tables but not its cost: :func:`record_set_aside`
+lists it, with its training invocations and the reason, in
+``<run-id>/set_aside.json``, which :mod:`sofkd_lib.companion.stats` adds to the
+run's compute.
 """
 from __future__ import annotations
 
@@ -682,6 +688,36 @@ def update_index(options: RecordOptions, provenance: Mapping[str, Any], scale: i
     runs.update({"date": provenance["date"], "profile": options.profile, "repeat": repeat_command(options)})
     runs["variants"] = [v for v in ENTRY_NAMES if v in {*runs["variants"], variant}]
     write_json_atomic(root / INDEX_NAME, index)
+
+
+#: In a run's folder: the models trained for it and set aside (:func:`record_set_aside`).
+SET_ASIDE_NAME = "set_aside.json"
+
+
+def record_set_aside(run_folder: str | Path, unit: str, provenance: str | Path, reason: str) -> dict[str, Any]:
+    """List the model whose recorded ``provenance.json`` is ``provenance`` in ``run_folder``/set_aside.json as
+    ``unit`` (e.g. ``phase1+2/seed0``), set aside for ``reason``: its training invocations, training and
+    evaluation time and iterations, so the run's compute still counts it. A unit is listed once; the model's
+    files are not kept. Returns the entry."""
+    run_folder, provenance = Path(run_folder), Path(provenance)
+    if not run_folder.is_dir():
+        raise RecordError(f"run folder {run_folder} does not exist")
+    if not reason.strip():
+        raise RecordError("record_set_aside: give the reason the model was set aside")
+    prov = _read_json(provenance)
+    invocations = prov.get("training_invocations")
+    if not invocations:
+        raise RecordError(f"{provenance} has no training_invocations: nothing to count")
+    path = run_folder / SET_ASIDE_NAME
+    listed = _read_json(path) if path.is_file() else {"format": "sofkd-set-aside", "version": 1, "models": []}
+    if any(m["unit"] == unit for m in listed["models"]):
+        raise RecordError(f"{unit} is already listed in {path}")
+    entry = {"unit": unit, "reason": reason, "iterations": prov["budget"]["iterations"],
+             "git_commit": (prov.get("git") or {}).get("commit"), "training_invocations": invocations,
+             "training_seconds": prov.get("training_seconds"), "evaluation_seconds": prov.get("evaluation_seconds")}
+    listed["models"].append(entry)
+    write_json_atomic(path, listed)
+    return entry
 
 
 def update_index_seeded(options: RecordOptions) -> None:

@@ -83,7 +83,9 @@ class SeededRun:
 
     ``evals[entry][seed][dataset]`` is an evaluation JSON (seed None: the shared
     teacher and bicubic); ``provenance`` likewise; ``validation[entry][seed]`` the
-    trainer's ``validation.csv`` as a DataFrame (absent when not recorded).
+    trainer's ``validation.csv`` as a DataFrame (absent when not recorded); ``set_aside``
+    the models trained for the run and left out of it, with their compute
+    (:func:`sofkd_lib.companion.record.record_set_aside`).
     """
 
     run_id: str
@@ -96,6 +98,7 @@ class SeededRun:
     evals: dict[str, dict[int | None, dict[str, dict[str, Any]]]] = field(default_factory=dict)
     provenance: dict[str, dict[int | None, dict[str, Any]]] = field(default_factory=dict)
     validation: dict[str, dict[int, Any]] = field(default_factory=dict)
+    set_aside: tuple[dict[str, Any], ...] = ()
 
     @property
     def budget(self) -> dict[str, dict[str, Any]]:
@@ -129,7 +132,7 @@ def load_seeded_run(run_id: str, root: str | os.PathLike | None = None) -> Seede
     """Every recorded seed of every entry of multi-seed run ``run_id`` (seeds not recorded yet are left out)."""
     import pandas as pd
 
-    from sofkd_lib.companion.record import seed_dir
+    from sofkd_lib.companion.record import SET_ASIDE_NAME, seed_dir
     from sofkd_lib.weights.pretrained import read_index, recorded_root
 
     root = Path(root or recorded_root())
@@ -155,10 +158,11 @@ def load_seeded_run(run_id: str, root: str | os.PathLike | None = None) -> Seede
             if (place / "validation.csv").is_file():  # a teacher trained in the run has one too: keyed by its seed
                 key = seed if seed is not None else int((prov or {}).get("seed") or 0)
                 curves.setdefault(name, {})[key] = pd.read_csv(place / "validation.csv")
+    set_aside = read_result(folder / SET_ASIDE_NAME)["models"] if (folder / SET_ASIDE_NAME).is_file() else []
     return SeededRun(run_id=run_id, profile=info.get("profile"), date=info.get("date"), repeat=info.get("repeat"),
                      teacher=info.get("teacher"), seeds=tuple(info["seeds"]),
                      entries=tuple(e for e in info["entries"] if e in evals), evals=evals, provenance=provs,
-                     validation=curves)
+                     validation=curves, set_aside=tuple(set_aside))
 
 
 def frame_matrix(run: SeededRun, name: str, dataset: str, metric: str = "psnr") -> dict[str, np.ndarray]:
@@ -405,18 +409,23 @@ def compute_rows(run: SeededRun, seeds: Sequence[int] | None = None) -> list[dic
     clock, and the evaluation time of recording; a last row ``all`` with the totals and, as ``wall_hours``,
     the time at least one training process was running (overlapping runs counted once); ``reconstructed``
     counts invocations whose entry was rebuilt afterwards from a log (it says so in the entry, with its
-    evidence). ``seeds`` keeps only those seeds' students (a shared teacher is always counted)."""
+    evidence). ``seeds`` keeps only those seeds' students (a shared teacher is always counted); without it, a
+    row ``set aside`` counts the models trained for the run and left out of its tables (``run.set_aside``)."""
     from datetime import datetime
 
     rows, spans = [], []
-    for name in _entries_with_teacher(run):
-        provs = [p for s, p in run.provenance.get(name, {}).items() if seeds is None or s is None or s in seeds]
+    groups = [(name, label(name), [p for s, p in run.provenance.get(name, {}).items()
+                                    if seeds is None or s is None or s in seeds])
+              for name in _entries_with_teacher(run)]
+    if seeds is None and run.set_aside:
+        groups.append(("set aside", "set aside (not in the tables)", list(run.set_aside)))
+    for name, model, provs in groups:
         invs = [inv for p in provs for inv in p.get("training_invocations") or []]
         if not provs:
             continue
         spans += [(datetime.fromisoformat(inv["start"]).timestamp(), datetime.fromisoformat(inv["end"]).timestamp())
                   for inv in invs]
-        rows.append({"entry": name, "model": label(name), "seeds": len(provs), "invocations": len(invs),
+        rows.append({"entry": name, "model": model, "seeds": len(provs), "invocations": len(invs),
                      "reconstructed": sum("reconstructed" in inv for inv in invs),
                      "wall_hours": sum(inv["wall_seconds"] for inv in invs) / 3600,
                      "core_hours": sum(inv["wall_seconds"] * _invocation_cores(inv) for inv in invs) / 3600,

@@ -11,11 +11,13 @@ import torch
 from PIL import Image
 
 from sofkd_lib.companion.record import (
+    SET_ASIDE_NAME,
     VARIANT_FILES,
     RecordError,
     RecordOptions,
     precision_gap,
     record,
+    record_set_aside,
     repeat_command,
     with_dependencies,
 )
@@ -328,3 +330,29 @@ def test_record_seeds_script_dry_run(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert res2.returncode == 0, res2.stderr
     assert (tmp_path / "out2" / "plan.env").read_text() == plan_env
+
+
+def test_record_set_aside_lists_a_model_once_with_its_compute(tmp_path):
+    inv = {"start": "2026-12-01T10:00:00+00:00", "end": "2026-12-01T11:00:00+00:00", "wall_seconds": 3600.0,
+           "threads": 1}
+    prov = tmp_path / "provenance.json"
+    prov.write_text(json.dumps({"budget": {"iterations": 20}, "git": {"commit": "abc", "dirty": False},
+                                "training_invocations": [inv], "training_seconds": 3500.0,
+                                "evaluation_seconds": 60.0}))
+    run = tmp_path / "run"
+    with pytest.raises(RecordError, match=r"run folder .*run does not exist"):
+        record_set_aside(run, "phase1+2/seed0", prov, "trained from a shorter phase 1")
+    run.mkdir()
+    with pytest.raises(RecordError, match="give the reason"):
+        record_set_aside(run, "phase1+2/seed0", prov, " ")
+    entry = record_set_aside(run, "phase1+2/seed0", prov, "trained from a shorter phase 1")
+    assert entry == {"unit": "phase1+2/seed0", "reason": "trained from a shorter phase 1", "iterations": 20,
+                     "git_commit": "abc", "training_invocations": [inv], "training_seconds": 3500.0,
+                     "evaluation_seconds": 60.0}
+    assert json.loads((run / SET_ASIDE_NAME).read_text())["models"] == [entry]
+    with pytest.raises(RecordError, match=r"phase1\+2/seed0 is already listed"):
+        record_set_aside(run, "phase1+2/seed0", prov, "again")
+    prov.write_text(json.dumps({"budget": {"iterations": 20}, "training_invocations": []}))
+    with pytest.raises(RecordError, match="has no training_invocations"):
+        record_set_aside(run, "phase1+2/seed1", prov, "empty")
+    assert len(json.loads((run / SET_ASIDE_NAME).read_text())["models"]) == 1  # nothing half-written

@@ -224,6 +224,16 @@ def test_compute_rows_sum_walls_and_cores_and_count_overlap_once():
     assert stats.compute_table(run).loc["all models", "core-hours"] == "4.50"
     seed0 = {r["entry"]: r for r in stats.compute_rows(run, seeds=(0,))}
     assert seed0["student"]["wall_hours"] == 1.0 and seed0["all"]["wall_hours"] == 1.5
+    # A model set aside (13:00-14:00, one thread) still counts in the run's cost, not in one seed's.
+    aside = {"unit": "phase1+2/seed1", "training_invocations": [_invocation("13:00:00", "14:00:00", 3600, 1)],
+             "training_seconds": 3500.0, "evaluation_seconds": 72.0}
+    run = SeededRun(**{**run.__dict__, "set_aside": (aside,)})
+    rows = {r["entry"]: r for r in stats.compute_rows(run)}
+    assert (rows["set aside"]["model"], rows["set aside"]["seeds"], rows["set aside"]["core_hours"]) == \
+        ("set aside (not in the tables)", 1, 1.0)
+    assert rows["all"]["wall_hours"] == 3.0 and rows["all"]["core_hours"] == 5.5
+    assert rows["all"]["evaluation_hours"] == pytest.approx(0.04) and rows["all"]["invocations"] == 5
+    assert "set aside" not in {r["entry"] for r in stats.compute_rows(run, seeds=(0,))}
 
 
 def test_pattern_rows_put_the_papers_difference_beside_this_runs():
@@ -376,3 +386,15 @@ def test_multi_seed_smoke_run(tmp_path, monkeypatch, one_thread):
     assert set(rec.validation["phase1+2"]) == {0, 1}
     assert isinstance(rec.validation["phase1+2"][0], pd.DataFrame)
     assert list(rec.validation["phase1+2"][0]["iteration"]) == [1, 2]
+    assert rec.set_aside == ()
+
+    # A model moved out of the run and listed as set aside: its training counts in the run's compute.
+    from sofkd_lib.companion.record import record_set_aside
+    moved = tmp_path / "aside" / "provenance.json"
+    moved.parent.mkdir()
+    (run / "phase1-alpha1" / "seed1" / "provenance.json").replace(moved)
+    record_set_aside(run, "phase1-alpha1/seed1", moved, "test")
+    rec = load_seeded_run("s", results)
+    assert set(rec.provenance["phase1-alpha1"]) == {0} and [m["unit"] for m in rec.set_aside] == ["phase1-alpha1/seed1"]
+    rows = {r["entry"]: r for r in stats.compute_rows(rec)}
+    assert rows["set aside"]["invocations"] == len(json.loads(moved.read_text())["training_invocations"]) >= 1
