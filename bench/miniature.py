@@ -15,7 +15,8 @@ plateaued (:mod:`sofkd_lib.companion.convergence`): a teacher that has not is ex
 phase at a time (``teacher_iterations``, kept in ``ROOT/overrides.json`` with any
 ``--set`` so that every later run and the record command resolve the same
 configs), up to ``--max-teacher-iterations``. Then seed by seed, every variant of
-a seed before the next seed. A finished run is skipped, an unfinished one resumed
+a seed before the next seed (with ``--jobs`` above 1: of the runs ready to start,
+the one with the most iterations left). A finished run is skipped, an unfinished one resumed
 (``train --resume auto``), so rerunning the command after an interruption (or in
 a later session) continues where it stopped. Every step is one ``train`` process
 started from a copy of ``sofkd_lib`` taken when ``run`` starts (``ROOT/code``),
@@ -118,6 +119,10 @@ class Driver:
         with path.open(newline="") as fh:
             rows = list(csv.DictReader(fh))
         return int(rows[-1]["iteration"]) if rows else 0
+
+    def iterations_left(self, unit: tuple[str, int | None]) -> int:
+        """Iterations ``unit`` (variant, seed) has still to train: its budget less its last logged iteration."""
+        return self.config(*unit).total_iterations - self.iteration(*unit)
 
     def finished(self, variant: str, seed: int | None) -> bool:
         out = self.out(variant, seed)
@@ -318,7 +323,10 @@ class Driver:
             self.log(f"{name}: {self.plateau_line(variant, seed)}")
 
     def _train_students(self, units: list[tuple[str, int | None]], code_info: dict) -> None:
-        """Every unit, ``self.jobs`` at a time, each once the runs it starts from are finished; in list order."""
+        """Every unit, ``self.jobs`` at a time, each once the runs it starts from are finished. Of the units
+        ready to start, the one with the most iterations left goes first (list order among equals): a run
+        resumed far from its end then starts before nearly finished ones, so one core is not left training
+        it alone at the end while the other idles."""
         if self.jobs == 1:
             for variant, seed in units:
                 self._train_one(variant, seed, code_info)
@@ -335,7 +343,7 @@ class Driver:
                     while True:
                         if failures or not waiting:
                             return
-                        unit = next((u for u in waiting if ready(u)), None)
+                        unit = max((u for u in waiting if ready(u)), key=self.iterations_left, default=None)
                         if unit is not None:
                             waiting.remove(unit)
                             running.add(unit)

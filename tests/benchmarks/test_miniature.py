@@ -127,6 +127,41 @@ def test_jobs_train_students_in_parallel_once_their_inputs_are_finished(tmp_path
     assert all(d.finished(v, s) for v, s in d.units())
 
 
+def test_jobs_start_the_ready_run_with_most_iterations_left_first(tmp_path, monkeypatch):
+    """Resumed runs: phase 2 alone has 60 iterations left, phase 1 40, the no-KD student 10. Phase 2 and
+    phase 1 start first; when phase 1 ends, its phase 1+2 (30 left) goes before the student (10 left)."""
+    import time
+
+    import bench.miniature as mini
+    from sofkd_lib.companion.convergence import Plateau
+
+    d = Driver(tmp_path, "mini-test", (0,), {"phase_iterations": 30, "lr_step": 12, "teacher_iterations": 60},
+               threads=1, jobs=2)
+    teacher = d.out("teacher", None)
+    teacher.mkdir(parents=True)
+    (teacher / "summary.json").write_text(json.dumps({"iteration": 60}))
+    (teacher / "last.pt").write_bytes(b"")
+    for variant, done in (("student", 50), ("phase1", 20)):
+        d.out(variant, 0).mkdir(parents=True)
+        (d.out(variant, 0) / "metrics.csv").write_text(f"iteration,loss\n{done},0.5\n")
+    assert [d.iterations_left(u) for u in d.units()[1:]] == [10, 40, 60, 30]
+    started = []
+
+    def fake_train(variant, seed, code_info):  # time proportional to the iterations left
+        started.append(variant)
+        time.sleep(0.01 * d.iterations_left((variant, seed)))
+        (d.out(variant, seed)).mkdir(parents=True, exist_ok=True)
+        (d.out(variant, seed) / "summary.json").write_text(
+            json.dumps({"iteration": d.config(variant, seed).total_iterations}))
+        (d.out(variant, seed) / "last.pt").write_bytes(b"")
+
+    monkeypatch.setattr(d, "train", fake_train)
+    monkeypatch.setattr(d, "snapshot", dict)
+    monkeypatch.setattr(mini, "run_plateau", lambda run_dir: Plateau(True, 10, 4, 27.0, 27.0, 0.0, 0.05))
+    assert d.run() == 0
+    assert started == ["phase2", "phase1", "phase1+2", "student"]
+
+
 def test_a_set_no_run_can_train_with_is_refused_before_it_is_kept(tmp_path, capsys):
     """A bad --set stops the driver with a clear error and leaves no overrides.json, so the corrected --set
     does not clash with a value that was never trained with."""
