@@ -150,7 +150,7 @@ def test_jobs_start_the_ready_run_with_most_iterations_left_first(tmp_path, monk
     def fake_train(variant, seed, code_info):  # time proportional to the iterations left
         started.append(variant)
         time.sleep(0.01 * d.iterations_left((variant, seed)))
-        (d.out(variant, seed)).mkdir(parents=True, exist_ok=True)
+        d.out(variant, seed).mkdir(parents=True, exist_ok=True)
         (d.out(variant, seed) / "summary.json").write_text(
             json.dumps({"iteration": d.config(variant, seed).total_iterations}))
         (d.out(variant, seed) / "last.pt").write_bytes(b"")
