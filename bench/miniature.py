@@ -86,6 +86,11 @@ def _load() -> str:
 
 
 class Driver:
+    #: The profile every run trains at (a subclass for another experiment sets its own).
+    profile = PROFILE
+    #: The driver's module, as its invocations are logged (``python -m MODULE run``).
+    module = "bench.miniature"
+
     def __init__(self, root: Path, run_id: str, seeds: tuple[int, ...], overrides: dict, threads: int,
                  max_teacher: int = MAX_TEACHER_ITERATIONS, jobs: int = 1):
         self.root, self.run_id, self.seeds, self.threads, self.jobs = root, run_id, seeds, threads, jobs
@@ -109,7 +114,7 @@ class Driver:
 
     def config(self, variant: str, seed: int | None):
         extra = {} if seed is None else {"seed": seed}
-        return make_config(PROFILE, {**self.overrides, **extra}, variant=variant)
+        return make_config(self.profile, {**self.overrides, **extra}, variant=variant)
 
     def iteration(self, variant: str, seed: int | None) -> int:
         """Last logged iteration of a run (0 when not started)."""
@@ -155,8 +160,9 @@ class Driver:
                                 "sofkd_lib"], check=False, capture_output=True, text=True)
         info = {"taken": _now(), "from": str(REPO), "commit": git.stdout.strip() or None,
                 "sofkd_lib_dirty": bool(dirty.stdout.strip()), "sofkd_lib_sha256": digest.hexdigest()}
-        check = subprocess.run([sys.executable, "-c", _CLI, "train", "--profile", PROFILE, "--variant", "teacher",
-                                "--show-config"], cwd=fresh, env=self.env(fresh), check=False, capture_output=True, text=True)
+        check = subprocess.run([sys.executable, "-c", _CLI, "train", "--profile", self.profile, "--variant", "teacher",
+                                "--show-config", *(f"--set={k}={v}" for k, v in self.overrides.items())],
+                               cwd=fresh, env=self.env(fresh), check=False, capture_output=True, text=True)
         if check.returncode != 0:
             tail = (check.stderr or check.stdout).strip().splitlines()[-3:]
             if (code / "SOURCE.json").is_file():
@@ -181,10 +187,10 @@ class Driver:
         return env
 
     # ------------------------------------------------------------------ training
-    def train(self, variant: str, seed: int | None, code_info: dict) -> None:
-        out = self.out(variant, seed)
-        cmd = [sys.executable, "-c", _CLI, "train", "--variant", variant, "--profile", PROFILE, "--out", str(out),
-               "--resume", "auto", "--quiet"]
+    def train_command(self, variant: str, seed: int | None) -> list[str]:
+        """The ``train`` invocation of one unit (run with the code copy on the path)."""
+        cmd = [sys.executable, "-c", _CLI, "train", "--variant", variant, "--profile", self.profile, "--out",
+               str(self.out(variant, seed)), "--resume", "auto", "--quiet"]
         for key, value in self.overrides.items():
             cmd += ["--set", f"{key}={value}"]
         if seed is not None:
@@ -194,6 +200,11 @@ class Driver:
             cmd += ["--teacher", str(self.out("teacher", None) / "last.pt")]
         if spec.init_from is not None:
             cmd += ["--init", str(self.out(spec.init_from, seed) / "last.pt")]
+        return cmd
+
+    def train(self, variant: str, seed: int | None, code_info: dict) -> None:
+        out = self.out(variant, seed)
+        cmd = self.train_command(variant, seed)
         name = variant if seed is None else f"{variant} seed {seed}"
         total = self.config(variant, seed).total_iterations
         self.log(f"{name}: start at iteration {self.iteration(variant, seed)} of {total}")
@@ -271,7 +282,7 @@ class Driver:
             index = len(log["invocations"]) - 1
         log["invocations"][index] = {
             "start": start, "end": _now(), "wall_seconds": round(wall, 1),
-            "command": "nice -n 19 python -m bench.miniature run → " + " ".join(cmd[3:]),
+            "command": f"nice -n 19 python -m {self.module} run → " + " ".join(cmd[3:]),
             "hardware": log["invocations"][index]["hardware"], "code": code_info, "threads": self.threads,
             "load_at_end": _load(), "ended": ended}
         write_json_atomic(path, log)
@@ -394,7 +405,7 @@ class Driver:
         return 0
 
     def record_command(self, shell: bool = False) -> list[str] | str:
-        cmd = ["python", "-m", "sofkd_lib", "record", "--run-id", self.run_id, "--profile", PROFILE,
+        cmd = ["python", "-m", "sofkd_lib", "record", "--run-id", self.run_id, "--profile", self.profile,
                "--seeds", ",".join(map(str, self.seeds)), "--work", str(self.root / "work"),
                "--min-teacher-gain", "none", "--quiet"]
         for key, value in self.overrides.items():

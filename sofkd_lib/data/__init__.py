@@ -2,6 +2,9 @@
 from sofkd_lib.data.color import rgb_to_y_matlab, rgb_to_ycbcr, rgb_uint8_to_y01, ycbcr_to_rgb
 from sofkd_lib.data.datasets import (
     DAVIS10_SCENES,
+    DAVIS_HELD_OUT,
+    DAVIS_SET_LABELS,
+    DAVIS_VALIDATION,
     PAPER_DAVIS_SET,
     Clip,
     LayeredMotion,
@@ -16,6 +19,9 @@ from sofkd_lib.data.sampler import TrainSampler
 
 __all__ = [
     "DAVIS10_SCENES",
+    "DAVIS_HELD_OUT",
+    "DAVIS_SET_LABELS",
+    "DAVIS_VALIDATION",
     "DEGRADATIONS",
     "PAPER_DAVIS_SET",
     "Clip",

@@ -170,6 +170,58 @@ DAVIS_SET_NAMES = {"train": "davis-2017-train", "val": "davis-2017-val", "test-d
 #: The set behind the "DAVIS-2017" columns of the paper's Table 1 (it says "DAVIS-2017 test").
 PAPER_DAVIS_SET = DAVIS_SET_NAMES["test"]
 
+# Our split of DAVIS-2017 footage for training on it (issue 28). The paper trains on DAVIS-2017 train and
+# tests on DAVIS-2017 test; only 7 train and 20 val sequences are at hand (../shared/data/davis_subset), so
+# five val sequences, chosen for different motion, are held out as a test column of their own, two more are
+# set aside to validate on during training, and every other train or val sequence is trained on.
+#: Held-out test column: slow pan over water (blackswan), a bike through occluding trees (bmx-trees), slow
+#: animals on texture (cows), a surfer on waves and spray (kite-surf), fast running with camera motion (parkour).
+DAVIS_HELD_OUT: tuple[str, ...] = ("blackswan", "bmx-trees", "cows", "kite-surf", "parkour")
+#: Validation during training: a spinning dancer and a drifting car, never a reported column.
+DAVIS_VALIDATION: tuple[str, ...] = ("dance-twirl", "drift-straight")
+#: Our splits of the footage listed in train.txt and val.txt → the sequences they take.
+DAVIS_OUR_SPLITS = ("train-pool", "validation", "held-out")
+DAVIS_SET_NAMES.update({"train-pool": "davis-2017-train-pool", "validation": "davis-2017-validation",
+                        "held-out": "davis-2017-val-held-out"})
+#: How tables and the book name each of our splits: what it is, never the paper's test set.
+DAVIS_SET_LABELS = {
+    "held-out": f"DAVIS-2017 val, {len(DAVIS_HELD_OUT)} held-out sequences",
+    "validation": f"DAVIS-2017 val, {len(DAVIS_VALIDATION)} validation sequences",
+    "train-pool": f"DAVIS-2017 train and val less the {len(DAVIS_HELD_OUT) + len(DAVIS_VALIDATION)} held-out and "
+                  f"validation sequences",
+}
+
+
+def davis_split_names(root: str | os.PathLike, split: str) -> list[str]:
+    """The sequences of our split ``split`` (:data:`DAVIS_OUR_SPLITS`) under the DAVIS-2017 layout ``root``.
+
+    ``train-pool`` is every sequence listed in ``ImageSets/2017/train.txt`` or ``val.txt`` except the
+    held-out and validation ones; ``held-out`` and ``validation`` must all be listed, else
+    :class:`DataError` names the missing ones (a column is its sequences: none is substituted).
+    """
+    if split not in DAVIS_OUR_SPLITS:
+        raise ValueError(f"our DAVIS split must be one of {DAVIS_OUR_SPLITS}, got {split!r}")
+    root = Path(root)
+    listed: list[str] = []
+    for name in ("train", "val"):
+        path = root / "ImageSets" / "2017" / f"{name}.txt"
+        if not path.is_file():
+            raise DataError(f"{DAVIS_SET_NAMES[split]}: DAVIS-2017 split list not found: {path} (our splits "
+                            f"draw on train.txt and val.txt)")
+        listed += [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    if split == "train-pool":
+        names = [n for n in dict.fromkeys(listed) if n not in DAVIS_HELD_OUT and n not in DAVIS_VALIDATION]
+        if not names:
+            raise DataError(f"{DAVIS_SET_NAMES[split]}: {root} lists no sequence outside the held-out and "
+                            f"validation ones")
+        return names
+    wanted = DAVIS_HELD_OUT if split == "held-out" else DAVIS_VALIDATION
+    missing = [n for n in wanted if n not in listed]
+    if missing:
+        raise DataError(f"{DAVIS_SET_NAMES[split]}: {root}/ImageSets/2017 does not list {', '.join(missing)}; "
+                        f"this split is {', '.join(wanted)} and no other sequence stands in")
+    return list(wanted)
+
 
 def _davis10_folders(root: Path, resolution: str) -> list[tuple[str, Path]]:
     """(scene, frame folder) of DAVIS-10 under a DAVIS-2017 layout or a folder of scene folders."""
@@ -192,7 +244,8 @@ def read_davis(
     root: str | os.PathLike, split: str = "val", resolution: str = "480p", max_frames: int | None = None
 ) -> list[Clip]:
     """DAVIS-2017 sets. ``split`` train, val or test-dev (``test`` = test-dev): the sequences of
-    ``ROOT/ImageSets/2017/<split>.txt``, frames ``ROOT/JPEGImages/<resolution>/<seq>/*.jpg``; ``davis-10``:
+    ``ROOT/ImageSets/2017/<split>.txt``, frames ``ROOT/JPEGImages/<resolution>/<seq>/*.jpg``; ``train-pool``,
+    ``validation``, ``held-out``: our split of train and val (:func:`davis_split_names`); ``davis-10``:
     the SOF-VSR authors' ten test scenes (:data:`DAVIS10_SCENES`), from that layout or from
     ``ROOT/<scene>/hr/*.png`` (or ``ROOT/<scene>/*.png``); ``all``: every sequence folder.
 
@@ -200,8 +253,9 @@ def read_davis(
     and where; another set is never read in its place.
     """
     root = Path(root)
-    if split != "all" and split != "davis-10" and split not in DAVIS_SPLITS:
-        raise ValueError(f"DAVIS split must be one of {sorted(DAVIS_SPLITS)}, 'davis-10' or 'all', got {split!r}")
+    if split not in ("all", "davis-10", *DAVIS_SPLITS, *DAVIS_OUR_SPLITS):
+        raise ValueError(f"DAVIS split must be one of {sorted(DAVIS_SPLITS)}, our {list(DAVIS_OUR_SPLITS)}, "
+                         f"'davis-10' or 'all', got {split!r}")
     label = DAVIS_SET_NAMES[split]
     if split == "davis-10":
         if not root.is_dir():
@@ -215,6 +269,8 @@ def read_davis(
     if split == "all":
         names = [d.name for d in natural_sorted(frames_root.iterdir()) if d.is_dir()]
         listed_in = frames_root
+    elif split in DAVIS_OUR_SPLITS:
+        names, listed_in = davis_split_names(root, split), root / "ImageSets" / "2017"
     else:
         listed_in = root / "ImageSets" / "2017" / f"{DAVIS_SPLITS[split]}.txt"
         if not listed_in.is_file():
@@ -310,7 +366,8 @@ SPLIT_NAMES = ("embedded", "vid4", "davis", "folder")
 
 def load_split(name: str = "embedded", split: str = "train", root: str | os.PathLike | None = None) -> list[Clip]:
     """A named set: ``embedded`` (offline, built on first use; train, test, val = test), ``vid4`` (test
-    only), ``davis`` (train, val, test-dev, test = test-dev, davis-10; see :func:`read_davis`) or
+    only), ``davis`` (train, val, test-dev, test = test-dev, davis-10, and our train-pool, validation and
+    held-out; see :func:`read_davis`) or
     ``folder`` (any folder of clips at ``root``, for training only).
 
     ``root`` overrides where the data lives (for ``embedded``: the cache folder). A set that is

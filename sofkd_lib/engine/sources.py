@@ -75,6 +75,17 @@ def synthetic_validator(config: TrainConfig, n_samples: int = 4) -> Validator:
     return validate
 
 
+def training_splits(config: TrainConfig) -> tuple[str, str]:
+    """The (training, validation) splits :func:`sofkd_lib.data.load_split` reads for ``config.dataset``.
+
+    DAVIS: DAVIS-2017 train or our train pool (``davis_pool``), validated on our validation sequences; the
+    held-out test column (``sofkd_lib.data.datasets.DAVIS_HELD_OUT``) is never read here.
+    """
+    if config.dataset == "davis":
+        return ("train" if config.davis_pool == "train" else "train-pool"), "validation"
+    return "train", "val"
+
+
 def make_source(config: TrainConfig, info: DistInfo | None = None) -> BatchSource:
     """The training batch source ``config`` names, seeded per DDP rank."""
     info = info or DistInfo()
@@ -83,7 +94,7 @@ def make_source(config: TrainConfig, info: DistInfo | None = None) -> BatchSourc
         return SyntheticSource(config.scale, config.patch_size, config.n_frames, seed)
     from sofkd_lib.data import TrainSampler, load_split
 
-    clips = load_split(config.dataset, "train", root=config.data_root)
+    clips = load_split(config.dataset, training_splits(config)[0], root=config.data_root)
     kwargs = {"scale": config.scale, "patch_size": config.patch_size, "n_frames": config.n_frames, "seed": seed,
               "degradation": config.degradation, "augment": config.augment}
     if config.sampler == "device":
@@ -94,7 +105,8 @@ def make_source(config: TrainConfig, info: DistInfo | None = None) -> BatchSourc
 
 
 def make_validator(config: TrainConfig, device: torch.device) -> Validator | None:
-    """Validation on the val split of ``config.dataset`` (embedded: its test split; None when ``val_every`` is 0)."""
+    """Validation on the validation split of ``config.dataset`` (:func:`training_splits`; embedded: its test
+    split; None when ``val_every`` is 0)."""
     if config.val_every == 0:
         return None
     if config.dataset == "synthetic":
@@ -102,7 +114,7 @@ def make_validator(config: TrainConfig, device: torch.device) -> Validator | Non
     from sofkd_lib.data import load_split
     from sofkd_lib.evaluation.evaluate import evaluate_model
 
-    clips = load_split(config.dataset, "val", root=config.data_root)  # DAVIS: val, never the test sets
+    clips = load_split(config.dataset, training_splits(config)[1], root=config.data_root)
 
     def validate(model: SOFVSR) -> dict[str, float]:
         result = evaluate_model(model, clips, config.scale, device=device, max_frames=config.val_max_frames)

@@ -48,6 +48,7 @@ import torch.nn as nn
 from sofkd_lib.archs.sofvsr_arch import SOFVSR
 from sofkd_lib.data.io import write_json_atomic
 from sofkd_lib.engine.config import (
+    PHASE_SHAPE_MILESTONES,
     ConfigError,
     TrainConfig,
     diff,
@@ -119,15 +120,28 @@ def adam(params: list[torch.Tensor], **kwargs: Any) -> torch.optim.Adam:
     return torch.optim.Adam(params, fused=fused or None, **kwargs)
 
 
-def make_optimizer(model: nn.Module, config: TrainConfig) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.StepLR]:
-    """Adam over the trainable parameters only, and StepLR stepped once per iteration.
+def lr_milestones(config: TrainConfig) -> list[int]:
+    """The iterations after which ``lr_schedule="phase-shape"`` multiplies the lr by ``lr_gamma``: 40 % and
+    80 % of the run's budget (the paper's 80k and 160k of a 200k phase)."""
+    return [round(f * config.total_iterations) for f in PHASE_SHAPE_MILESTONES]
 
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """Adam over the trainable parameters only, and the lr schedule (``lr_schedule``) stepped once per iteration:
+    StepLR every ``lr_step``, or MultiStepLR at :func:`lr_milestones`.
+
+    A resumed run's scheduler state replaces this one's, milestones included: a phase-shape run extended by
+    resuming keeps the milestones of the budget it started with, and trains its extra iterations at the last lr.
     A warm-started run starts from ``warm_start_lr`` when it is set (fine-tuning), else from ``lr``.
     """
     params = [p for p in model.parameters() if p.requires_grad]
     lr = config.warm_start_lr if config.warm_start is not None and config.warm_start_lr is not None else config.lr
     optimizer = adam(params, lr=lr, betas=(config.adam_beta1, config.adam_beta2), eps=config.adam_eps)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step, gamma=config.lr_gamma)
+    if config.lr_schedule == "phase-shape":
+        scheduler: torch.optim.lr_scheduler.LRScheduler = torch.optim.lr_scheduler.MultiStepLR(
+            optimizer, milestones=lr_milestones(config), gamma=config.lr_gamma)
+    else:
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step, gamma=config.lr_gamma)
     return optimizer, scheduler
 
 

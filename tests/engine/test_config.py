@@ -199,6 +199,7 @@ def test_wrong_type_names_the_field(name, value):
     ("alpha", 1.5), ("patch_size", 7), ("patch_size", 2), ("batch_size", 0), ("variant", "phase3"),
     ("lr", -1.0), ("lr_gamma", 0.0), ("device", "gpu"), ("student_channels", 3), ("n_frames", 4),
     ("val_max_frames", 4), ("dataset", "vid4"), ("degradation", "nearest"), ("student_budget", "none"),
+    ("lr_schedule", "cosine"), ("davis_pool", "val"),
 ])
 def test_out_of_range_value_names_the_field(name, value):
     with pytest.raises(ConfigError, match=rf"TrainConfig\.{name}"):
@@ -278,3 +279,20 @@ def test_miniature_profile_is_the_paper_at_three_quarters_width_ratio():
     notes = profile_notes("miniature")
     assert "teacher_channels 64 instead of 320; student_channels 48 instead of 240" in notes
     assert "teacher_iterations 20,000" in notes and "batch_size 4 instead of 64" in notes
+
+
+def test_davis_cpu_profile_is_the_papers_widths_and_schedule_shape_on_davis_footage():
+    c, paper = make_config("davis-cpu", data_root="/data/davis_subset"), profile_config("paper")
+    assert (c.teacher_channels, c.student_channels, c.patch_size, c.batch_size) == (320, 240, 32, 4)
+    assert (c.dataset, c.davis_pool, c.lr_schedule) == ("davis", "train+val", "phase-shape")
+    assert (c.phase_iterations, c.student_iterations, c.phase1_iterations, c.phase2_iterations) == (8_000, 16_000,
+                                                                                                     8_000, 8_000)
+    assert paper.phase_iterations == 25 * c.phase_iterations and paper.lr_schedule == "step"
+    for f in ("lr", "lr_gamma", "alpha", "adam_beta1", "adam_beta2", "adam_eps", "scale", "n_frames", "degradation"):
+        assert getattr(c, f) == getattr(paper, f), f
+    assert c.val_every * 16 == c.phase_iterations  # 16 validations a phase: the last 20 % holds 4 of them
+    notes = profile_notes("davis-cpu", c)
+    assert "lr halved at 40 % and 80 % of each run's budget" in notes
+    assert "trains on DAVIS-2017 train and val less the 7 held-out and validation sequences" in notes
+    with pytest.raises(ConfigError, match="data_root"):
+        make_config("davis-cpu")

@@ -138,6 +138,22 @@ def test_resume_is_bit_exact(runs, tmp_path, variant):
     assert strip(tmp_path / "whole" / "metrics.csv") == strip(tmp_path / "split" / "metrics.csv")
 
 
+def test_phase_shape_halves_the_lr_at_40_and_80_percent_and_an_extension_keeps_the_milestones(tmp_path):
+    # 10 iterations: milestones after iterations 4 and 8 (lr_step, 4 here, is not used).
+    cfg = tiny("student", iterations=10, lr_schedule="phase-shape", lr_step=3, checkpoint_every=5)
+    assert T.lr_milestones(cfg) == [4, 8]
+    T.train(cfg, source(), tmp_path / "s", quiet=True)
+    lrs = [float(r["lr"]) for r in csv.DictReader((tmp_path / "s" / "metrics.csv").open())]
+    assert lrs == [1e-3] * 4 + [5e-4] * 4 + [2.5e-4] * 2
+    # Extended to 15 by resuming: the milestones stay at 4 and 8 (not 6 and 12), the extra iterations at 2.5e-4.
+    T.train(cfg.replace(iterations=15), source(), tmp_path / "s", resume="auto", quiet=True)
+    lrs = [float(r["lr"]) for r in csv.DictReader((tmp_path / "s" / "metrics.csv").open())]
+    assert lrs == [1e-3] * 4 + [5e-4] * 4 + [2.5e-4] * 7
+    # The schedule cannot change on resume.
+    with pytest.raises(CheckpointError, match="lr_schedule"):
+        T.train(cfg.replace(iterations=20, lr_schedule="step"), source(), tmp_path / "s", resume="auto", quiet=True)
+
+
 def test_extending_the_budget_continues_as_if_it_had_been_given_from_the_start(tmp_path):
     # The miniature run doubled every budget after its first plan (book/miniature.md): the lr schedule and
     # the data stream must not depend on the budget, across an lr halving (every 2 iterations here).

@@ -1,0 +1,246 @@
+"""Table 1 on real DAVIS footage, on the CPU (issue 28): room first, then every student, three seeds.
+
+    nohup setsid nice -n 19 python -m bench.davis_table1 run >/dev/null 2>&1 &   # start or resume
+    python -m bench.davis_table1 status                                           # where it stands
+
+The teacher is the recorded 320-channel ``teacher-x4`` (:data:`TEACHER`, pinned by its
+sha256): it is not trained here. The students (width 240, profile ``davis-cpu``) train on
+our DAVIS train pool and validate on its two validation sequences
+(:mod:`sofkd_lib.data.datasets`), with the lr halved at 40 % and 80 % of each run's budget.
+
+Order (resumable, as :mod:`bench.miniature`, whose driver this one extends):
+
+1. the no-KD student, seed 0, with ``--room-threads`` threads;
+2. the room (:mod:`sofkd_lib.companion.room`): the teacher and that student scored per frame on
+   Vid4 x4 and on the DAVIS held-out column; ``ROOT/room.json``. If the room is under
+   :data:`~sofkd_lib.companion.room.MIN_ROOM_DB` on a column, or its interval reaches zero, the
+   driver stops there (exit 4): no other student is trained;
+3. every other unit, ``--jobs`` at a time, a phase 1+2 once its seed's phase 1 is finished.
+
+Every finished run's verdict under the rule of issue 28 (validation PSNR gains under
+0.05 dB over the last 20 % of the run, :data:`TAIL_FRACTION`) goes to ``driver.log`` and
+``status``. A row that fails it is extended, every seed by the same factor, by resuming
+(``--set`` of its budget field, recorded in ``overrides.json``); the milestones of the lr
+stay where the run started them (:func:`sofkd_lib.engine.train.make_optimizer`).
+
+The budget (8,000 iterations a phase, :data:`sofkd_lib.engine.config.PROFILES`) was fixed
+from step times measured on this machine (2 cores, batch 4 of 32², width 240, one thread:
+student 0.62 s, phase 1 0.46 s, phase 2 alone 0.89 s, phase 1+2 0.84 s a step) before any
+test score was seen, to fit about 40 core-hours for 3 seeds of the five students.
+"""
+from __future__ import annotations
+
+import argparse
+import fcntl
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from bench.miniature import _CLI, OVERRIDES, REPO, Driver, _now
+from sofkd_lib.companion.convergence import run_plateau
+from sofkd_lib.companion.record import entry
+from sofkd_lib.companion.room import measure_room, room_verdict
+from sofkd_lib.data.io import write_json_atomic
+from sofkd_lib.engine.config import ConfigError, make_config, parse_overrides
+from sofkd_lib.method.variants import variant_spec
+
+PROFILE = "davis-cpu"
+RUN_ID = "2026-12-06-davis-cpu"
+ROOT = Path(os.environ.get("SOFKD_DAVIS_TABLE1_ROOT", "/work/runs/davis-table1"))
+DATA_ROOT = (REPO.parent / "shared" / "data" / "davis_subset").resolve()
+VID4_ROOT = (REPO.parent / "shared" / "data" / "vid4").resolve()
+#: The teacher every student distils from: the recorded 320-channel x4 teacher (H100, warm-started from the
+#: authors' x2 weights, trained on the embedded split), pinned by file and hash.
+TEACHER = REPO / "results" / "recorded" / "2026-11-25-h100" / "teacher" / "weights.pt"
+TEACHER_SHA256 = "c5222d41dfc8830a9c1e547e1c892e44cff8006d9afbda45b5df532c608da408"
+SEEDS = (0, 1, 2)
+#: Every student of a seed, in training order (phase1+2 needs that seed's phase1); record entries.
+STUDENTS = ("student", "student-1phase", "phase1", "phase2", "phase1+2")
+#: The unit whose score against the teacher decides whether the other students are trained.
+ROOM_UNIT = ("student", 0)
+#: The rule of issue 28: trained out when the last 20 % of a run's validations gain under 0.05 dB.
+TAIL_FRACTION = 0.2
+#: Test columns of the room: (name, evaluate arguments).
+COLUMNS = {"vid4": ["--data", str(VID4_ROOT), "--kind", "vid4"],
+           "davis-2017-val-held-out": ["--data", str(DATA_ROOT), "--kind", "davis", "--split", "held-out"]}
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class DavisDriver(Driver):
+    profile = PROFILE
+    module = "bench.davis_table1"
+
+    def __init__(self, *args, room_threads: int = 2, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.room_threads = room_threads
+
+    def config(self, unit: str, seed: int | None):
+        e = entry(unit)
+        return make_config(self.profile, {**self.overrides, **e.overrides, "seed": seed or 0}, variant=e.variant)
+
+    def units(self) -> list[tuple[str, int | None]]:
+        return [(u, s) for s in self.seeds for u in STUDENTS]
+
+    def finished(self, unit: str, seed: int | None) -> bool:
+        if unit == "teacher":
+            return TEACHER.is_file()
+        return super().finished(unit, seed)
+
+    def needs(self, unit: str, seed: int | None) -> list[tuple[str, int | None]]:
+        spec = variant_spec(entry(unit).variant)
+        return [(spec.init_from, seed)] if spec.init_from else []
+
+    def train_command(self, unit: str, seed: int | None) -> list[str]:
+        e = entry(unit)
+        spec = variant_spec(e.variant)
+        cmd = [sys.executable, "-c", _CLI, "train", "--variant", e.variant, "--profile", self.profile, "--out",
+               str(self.out(unit, seed)), "--resume", "auto", "--quiet"]
+        for key, value in {**self.overrides, **e.overrides, "seed": seed or 0}.items():
+            cmd += ["--set", f"{key}={value}"]
+        if spec.needs_teacher:
+            cmd += ["--teacher", str(TEACHER)]
+        if spec.init_from is not None:
+            cmd += ["--init", str(self.out(spec.init_from, seed) / "last.pt")]
+        return cmd
+
+    def plateau_line(self, unit: str, seed: int | None) -> str:
+        try:
+            return run_plateau(self.out(unit, seed), tail_fraction=TAIL_FRACTION).describe()
+        except FileNotFoundError:
+            return "no validations yet"
+
+    # ------------------------------------------------------------------ the room
+    def evaluate(self, checkpoint: Path, column: str, out: Path) -> None:
+        """Score ``checkpoint`` on ``column`` per frame into ``out`` (one thread, the code copy)."""
+        if out.is_file():
+            return
+        code = self.root / "code"
+        env = {**self.env(code), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        cmd = [sys.executable, "-c", _CLI, "evaluate", "--checkpoint", str(checkpoint), "--scale", "4",
+               *COLUMNS[column], "--output", str(out), "--no-progress"]
+        self.log(f"room: evaluate {checkpoint} on {column}")
+        proc = subprocess.run(cmd, cwd=code, env=env, check=False, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SystemExit(f"evaluate {checkpoint} on {column} failed: {proc.stderr.strip()[-800:]}")
+
+    def room(self) -> dict:
+        """``ROOT/room.json``: teacher − the room unit on every column (evaluated two at a time)."""
+        path = self.root / "room.json"
+        if path.is_file():
+            return json.loads(path.read_text())
+        folder = self.root / "room"
+        folder.mkdir(parents=True, exist_ok=True)
+        unit, seed = ROOM_UNIT
+        jobs = [(TEACHER, c, folder / f"teacher_{c}.json") for c in COLUMNS] + \
+               [(self.out(unit, seed) / "last.pt", c, folder / f"{unit}_seed{seed}_{c}.json") for c in COLUMNS]
+        errors: list[BaseException] = []
+
+        def work(items):
+            try:
+                for item in items:
+                    self.evaluate(*item)
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(jobs[i::2],)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+        rooms = [measure_room(json.loads((folder / f"teacher_{c}.json").read_text()),
+                              json.loads((folder / f"{unit}_seed{seed}_{c}.json").read_text())) for c in COLUMNS]
+        verdict = {**room_verdict(rooms), "teacher": str(TEACHER.relative_to(REPO)), "teacher_sha256": sha256(TEACHER),
+                   "student": f"{unit} seed {seed}", "student_config": self.config(unit, seed).to_dict(),
+                   "measured": _now()}
+        write_json_atomic(path, verdict)
+        for r in rooms:
+            self.log(f"room: {r.describe()}")
+        return verdict
+
+    # ------------------------------------------------------------------ the run
+    def run(self, allow_unconverged_teacher: bool = False) -> int:
+        self.root.mkdir(parents=True, exist_ok=True)
+        lock = (self.root / "driver.lock").open("w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"davis_table1: another driver holds {self.root / 'driver.lock'}", file=sys.stderr)
+            return 1
+        if not TEACHER.is_file() or sha256(TEACHER) != TEACHER_SHA256:
+            print(f"davis_table1: the teacher {TEACHER} is missing or not the pinned file (sha256 "
+                  f"{TEACHER_SHA256[:12]}…)", file=sys.stderr)
+            return 2
+        self.log(f"driver start: run {self.run_id}, seeds {list(self.seeds)}, overrides {self.overrides}, "
+                 f"{self.threads} thread(s) per job, {self.jobs} job(s), room unit with {self.room_threads}, "
+                 f"pid {os.getpid()}")
+        self.save_overrides()
+        code_info = self.snapshot()
+        threads, self.threads = self.threads, self.room_threads
+        try:
+            self._train_one(*ROOM_UNIT, code_info)
+        finally:
+            self.threads = threads
+        verdict = self.room()
+        if not verdict["proceed"]:
+            self.log(f"room: not enough ({verdict['rule']}); no other student is trained")
+            return 4
+        self.log(f"room: enough on every column ({verdict['rule']}); training the other students")
+        self._train_students([u for u in self.units() if u != ROOM_UNIT], code_info)
+        self.log("driver done: every run finished")
+        return 0
+
+    def status(self) -> int:
+        super().status()
+        path = self.root / "room.json"
+        print("room:", json.dumps(json.loads(path.read_text())["columns"], indent=1) if path.is_file()
+              else "not measured yet")
+        return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.davis_table1", description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=("run", "status"))
+    parser.add_argument("--root", type=Path, default=ROOT, help=f"checkpoints and log (default {ROOT})")
+    parser.add_argument("--run-id", default=RUN_ID)
+    parser.add_argument("--seeds", default=",".join(map(str, SEEDS)))
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--threads", type=int, default=1, help="threads per job after the room (default 1)")
+    parser.add_argument("--jobs", type=int, default=2, help="students trained at once after the room (default 2)")
+    parser.add_argument("--room-threads", type=int, default=2, help="threads of the room unit (default 2)")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if args.jobs < 1 or args.threads < 1 or args.room_threads < 1:
+        parser.error("--jobs, --threads and --room-threads must be >= 1")
+    try:
+        seeds = tuple(int(s) for s in args.seeds.split(","))
+        overrides = {"data_root": str(DATA_ROOT), **parse_overrides(args.overrides)}
+    except (ValueError, ConfigError) as exc:
+        parser.error(str(exc))
+    stored_path = args.root / OVERRIDES
+    stored = json.loads(stored_path.read_text()) if stored_path.is_file() else {}
+    driver = DavisDriver(args.root, args.run_id, seeds, {**stored, **overrides}, args.threads, jobs=args.jobs,
+                         room_threads=args.room_threads)
+    try:
+        for unit in driver.units():
+            driver.config(*unit)
+    except ConfigError as exc:
+        parser.error(str(exc))
+    return driver.run() if args.command == "run" else driver.status()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
