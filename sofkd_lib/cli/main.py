@@ -42,9 +42,11 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from sofkd_lib.companion.pipeline import MissingRunError
     from sofkd_lib.companion.record import RecordError
     from sofkd_lib.engine.train import NonFiniteLossError
+    from sofkd_lib.settings import CheckoutRequiredError
     from sofkd_lib.weights.pretrained import PretrainedError
 
-    return (ValueError, PretrainedError, NonFiniteLossError, RecordError, MissingRunError, OSError)
+    return (ValueError, PretrainedError, NonFiniteLossError, RecordError, MissingRunError, OSError,
+            CheckoutRequiredError)
 
 
 def error_line(exc: BaseException) -> str:

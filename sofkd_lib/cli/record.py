@@ -34,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --teacher-init-official at another scale: derive the scale-specific tensors too")
     parser.add_argument("--min-teacher-gain", default="1.0",
                         help="dB over bicubic on Vid4 the teacher needs before students are distilled ('none': off)")
-    parser.add_argument("--work", type=Path, help="training folder (default .cache/recorded-work)")
+    parser.add_argument("--work", type=Path, help="training folder (default CACHE/recorded-work; CACHE is $SOFKD_CACHE, "
+                                                    "else .cache/ of the checkout, else ~/.cache/sofkd)")
     parser.add_argument("--results", type=Path, help="results folder (default results/recorded or $SOFKD_RECORDED)")
     parser.add_argument("--vid4", type=Path, help="Vid4 folder (default <shared data>/vid4)")
     parser.add_argument("--vid4-max-frames", type=int, help="first N frames per sequence only (quick checks)")

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sofkd_lib.settings import REPO_ROOT
+from sofkd_lib.settings import REPO_ROOT, require_checkout
 
 
 class ChapterError(ValueError):
@@ -71,6 +71,7 @@ def run_chapter(path: str | os.PathLike, output: str | os.PathLike, parameters: 
     Unknown parameter names are an error naming the chapter's parameters. The kernel
     runs in the chapter's folder with this checkout importable.
     """
+    require_checkout("chapter")  # the pages read book/runs of the checkout and import it
     import nbformat
     import papermill as pm
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from sofkd_lib.method.variants import NAMES, TABLE1, variant_spec
-from sofkd_lib.settings import REPO_ROOT, shared_data_root
+from sofkd_lib.settings import REPO_ROOT, require_checkout, shared_data_root
 
 #: Table 1's variants in dependency order, and what each needs (:mod:`sofkd_lib.method.variants`).
 VARIANTS: tuple[str, ...] = NAMES
@@ -523,6 +523,7 @@ def run_pipeline(profile: str, device: str = "cpu", force: bool = False, build: 
                  root: Path | None = None, overrides: Mapping[str, Any] | None = None,
                  executor: Callable[[RunSpec], None] = papermill_executor, path_output: Path | None = None) -> int:
     """Train (or reuse) every variant, evaluate, build the book. Returns an exit status."""
+    require_checkout("pipeline")
     if not TRAIN_NOTEBOOK.is_file():
         raise FileNotFoundError(f"training notebook not found: {TRAIN_NOTEBOOK}")
     # The kernels papermill starts inherit this environment.

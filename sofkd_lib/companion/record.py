@@ -75,7 +75,15 @@ from sofkd_lib.engine.runtime import hardware
 from sofkd_lib.method.variants import TABLE1, variant_spec
 from sofkd_lib.settings import REPO_ROOT, cache_dir, shared_data_root
 from sofkd_lib.weights.checkpoint import FORMAT, VERSION, load_checkpoint, load_model, save_atomic
-from sofkd_lib.weights.pretrained import INDEX_NAME, model_name, read_index, recorded_root, register
+from sofkd_lib.weights.pretrained import (
+    INDEX_NAME,
+    PACKAGED_DIR,
+    RECORDED_ENV,
+    model_name,
+    read_index,
+    recorded_root,
+    register,
+)
 
 #: variant → the variants whose checkpoints it needs (:mod:`sofkd_lib.method.variants`).
 DEPENDENCIES: dict[str, tuple[str, ...]] = {v.name: v.depends for v in TABLE1}
@@ -188,6 +196,10 @@ class RecordOptions:
         if self.teacher is not None and self.teacher_init_official is not None:
             raise RecordError("--teacher uses an existing teacher; --teacher-init-official starts one to train: "
                               "give one or the other")
+        if self.results_root is None and recorded_root() == PACKAGED_DIR:
+            # An installed package has no results/recorded; never write into site-packages.
+            raise RecordError(f"record writes to the checkout's results/recorded, and this sofkd_lib is an installed "
+                              f"copy: give --results DIR (or set {RECORDED_ENV})")
 
     def unit(self, name: str, seed: int | None = None) -> str:
         """Folder of entry ``name`` (and ``seed``) below the run's work and results folders."""

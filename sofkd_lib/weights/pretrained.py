@@ -12,6 +12,9 @@ run that recorded it::
      "runs": {"<run-id>": {"date": "...", "profile": "...", "variants": ["teacher"]}}}
 
 Paths in the index are relative to the index's folder, so the folder can move.
+An installed package (a wheel) has no ``results/``: the wheel build (``setup.py``)
+copies the weights of every name into ``sofkd_lib/weights/_recorded/`` with an
+index of those names only, and :func:`recorded_root` reads that folder instead.
 ``weights.pt`` is a training checkpoint without optimiser state (see
 :mod:`sofkd_lib.weights.checkpoint`), read by its :func:`~sofkd_lib.weights.checkpoint.load_model`.
 Commands take ``--checkpoint pretrained:teacher-x4`` through
@@ -25,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sofkd_lib.archs.sofvsr_arch import SOFVSR
-from sofkd_lib.settings import REPO_ROOT
+from sofkd_lib.settings import REPO_ROOT, in_checkout
 
 #: Environment variable that moves the recorded-results folder (tests, other checkouts).
 RECORDED_ENV = "SOFKD_RECORDED"
@@ -34,6 +37,8 @@ INDEX_FORMAT = "sofkd-recorded-index"
 INDEX_VERSION = 1
 #: Prefix that makes a ``--checkpoint`` argument a recorded name.
 PREFIX = "pretrained:"
+#: Where a wheel carries the named weights (made by setup.py's build step; absent from the checkout).
+PACKAGED_DIR = Path(__file__).resolve().parent / "_recorded"
 
 
 class PretrainedError(LookupError):
@@ -41,9 +46,12 @@ class PretrainedError(LookupError):
 
 
 def recorded_root() -> Path:
-    """``$SOFKD_RECORDED`` if set, else ``<repo>/results/recorded``."""
+    """``$SOFKD_RECORDED`` if set, else ``<repo>/results/recorded`` in a checkout, else the weights an
+    installed package carries (:data:`PACKAGED_DIR`)."""
     env = os.environ.get(RECORDED_ENV)
-    return Path(env).expanduser().resolve() if env else REPO_ROOT / "results" / "recorded"
+    if env:
+        return Path(env).expanduser().resolve()
+    return REPO_ROOT / "results" / "recorded" if in_checkout() else PACKAGED_DIR
 
 
 def model_name(variant: str, scale: int) -> str:
