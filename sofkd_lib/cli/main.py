@@ -40,7 +40,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     (every one of those errors is a ValueError); OSError is a path the system refused.
     """
     from sofkd_lib.companion.pipeline import MissingRunError
-    from sofkd_lib.companion.record import RecordError
+    from sofkd_lib.companion.recording.options import RecordError
     from sofkd_lib.engine.train import NonFiniteLossError
     from sofkd_lib.settings import CheckoutRequiredError
     from sofkd_lib.weights.pretrained import PretrainedError

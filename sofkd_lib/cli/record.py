@@ -7,7 +7,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from sofkd_lib.companion.record import ENTRY_NAMES, RecordError, RecordOptions, parse_seeds, record, repeat_command
+from sofkd_lib.companion.record import record
+from sofkd_lib.companion.recording.options import ENTRY_NAMES, RecordError, RecordOptions, parse_seeds, repeat_command
 from sofkd_lib.engine.config import PROFILES, VARIANTS, ConfigError, parse_overrides
 
 

@@ -1,7 +1,8 @@
 """Which training runs may run at the same time: waves of independent runs, and a schedule's critical path.
 
-The dependency graph is :mod:`sofkd_lib.companion.record`'s (:data:`~sofkd_lib.companion.record.DEPENDENCIES`
-per Table 1 variant, :func:`~sofkd_lib.companion.record.with_dependencies` to close a selection),
+The dependency graph is :mod:`sofkd_lib.companion.record`'s
+(:data:`~sofkd_lib.companion.recording.options.DEPENDENCIES` per Table 1 variant,
+:func:`~sofkd_lib.companion.recording.options.with_dependencies` to close a selection),
 so record entries such as ablations are scheduled by the variant they train. For
 Table 1: teacher and no-KD student first; phase 1 and phase 2 once the teacher is
 done; phase 1+2 once phase 1 is.
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from sofkd_lib.companion.record import DEPENDENCIES, entry, with_dependencies
+from sofkd_lib.companion.recording.options import DEPENDENCIES, entry, with_dependencies
 
 
 def needs(name: str) -> tuple[str, ...]:

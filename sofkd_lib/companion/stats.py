@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from sofkd_lib.weights.pretrained import EVAL_FILES, read_result
+from sofkd_lib.weights.pretrained import read_result
 
 #: How the spread of a mean over seeds is computed (said wherever it is shown).
 SPREAD = "sample standard deviation over seeds (n − 1 in the denominator)"
@@ -85,7 +85,7 @@ class SeededRun:
     teacher and bicubic); ``provenance`` likewise; ``validation[entry][seed]`` the
     trainer's ``validation.csv`` as a DataFrame (absent when not recorded); ``set_aside``
     the models trained for the run and left out of it, with their compute
-    (:func:`sofkd_lib.companion.record.record_set_aside`).
+    (:func:`sofkd_lib.companion.recording.index.record_set_aside`).
     """
 
     run_id: str
@@ -118,12 +118,13 @@ def seeded_runs(root: str | os.PathLike | None = None, exclude_profiles: Sequenc
 
 
 def _read_folder(folder: Path) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    from sofkd_lib.companion.recording.options import eval_files
+
     evals = {}
-    for dataset, name in EVAL_FILES.items():
-        if (folder / name).is_file():
-            res = read_result(folder / name)
-            if "sequences" in res:  # {"skipped": reason} otherwise
-                evals[dataset] = res
+    for dataset, path in eval_files(folder).items():
+        res = read_result(path)
+        if "sequences" in res:  # {"skipped": reason} otherwise
+            evals[dataset] = res
     prov = read_result(folder / "provenance.json") if (folder / "provenance.json").is_file() else None
     return evals, prov
 
@@ -132,7 +133,8 @@ def load_seeded_run(run_id: str, root: str | os.PathLike | None = None) -> Seede
     """Every recorded seed of every entry of multi-seed run ``run_id`` (seeds not recorded yet are left out)."""
     import pandas as pd
 
-    from sofkd_lib.companion.record import SET_ASIDE_NAME, seed_dir
+    from sofkd_lib.companion.recording.index import SET_ASIDE_NAME
+    from sofkd_lib.companion.recording.options import seed_dir
     from sofkd_lib.weights.pretrained import read_index, recorded_root
 
     root = Path(root or recorded_root())
@@ -203,7 +205,7 @@ def fmt_mean_spread(mean: float, sd: float, n: int, digits: int = 2) -> str:
 
 def label(name: str) -> str:
     """Table label of a recorded entry or of bicubic."""
-    from sofkd_lib.companion.record import ENTRIES
+    from sofkd_lib.companion.recording.options import ENTRIES
     from sofkd_lib.companion.tables import TABLE1_ROWS
 
     return {"bicubic": TABLE1_ROWS["bicubic"], **{e.name: e.label for e in ENTRIES}}.get(name, name)

@@ -10,17 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from sofkd_lib.companion.record import (
-    SET_ASIDE_NAME,
-    VARIANT_FILES,
-    RecordError,
-    RecordOptions,
-    precision_gap,
-    record,
-    record_set_aside,
-    repeat_command,
-    with_dependencies,
-)
+from sofkd_lib.companion.record import record
+from sofkd_lib.companion.recording.evaluate import unit_files
+from sofkd_lib.companion.recording.options import RecordError, RecordOptions, repeat_command
 from sofkd_lib.engine.config import VARIANTS
 from sofkd_lib.weights.pretrained import (
     PretrainedError,
@@ -47,27 +39,6 @@ def fake_vid4(root, n_frames: int = 6, h: int = 48, w: int = 64):
     return root
 
 
-def test_dependencies_in_order():
-    assert with_dependencies(["phase1+2"]) == ("teacher", "phase1", "phase1+2")
-    assert with_dependencies(["student", "phase2"]) == ("teacher", "student", "phase2")
-    assert with_dependencies(VARIANTS) == VARIANTS
-
-
-def test_options_errors():
-    with pytest.raises(RecordError, match="run id"):
-        RecordOptions(run_id="../x", profile="smoke")
-    with pytest.raises(RecordError, match="unknown variant"):
-        RecordOptions(run_id="r", profile="smoke", variants=("teachr",))
-    with pytest.raises(RecordError, match="warm_start"):
-        RecordOptions(run_id="r", profile="smoke", overrides={"warm_start": "x.pth"})
-
-
-def test_precision_gap_is_the_largest_difference():
-    a = {"average": {"psnr": 30.0}, "sequences": {"s": {"psnr_mean": 29.0}, "t": {"psnr_mean": 31.0}}}
-    b = {"average": {"psnr": 30.004}, "sequences": {"s": {"psnr_mean": 29.02}, "t": {"psnr_mean": 31.0}}}
-    assert precision_gap(a, b) == pytest.approx(0.02)
-
-
 @pytest.mark.slow
 def test_record_smoke_run(tmp_path, monkeypatch):
     monkeypatch.setenv("SOFKD_RECORDED", str(tmp_path / "results"))
@@ -85,7 +56,7 @@ def test_record_smoke_run(tmp_path, monkeypatch):
     assert "teacher: already recorded in" in " ".join(messages)  # resumed, not retrained
     for variant in VARIANTS:
         folder = root / "smoke-run" / variant
-        for name in VARIANT_FILES:
+        for name in unit_files(RecordOptions(**options)):
             assert (folder / name).is_file(), f"{variant}/{name}"
         prov = json.loads((folder / "provenance.json").read_text())
         assert prov["budget"]["iterations"] == 2 and prov["variant"] == variant
@@ -231,31 +202,6 @@ def test_paper_profile_records_only_with_its_data_or_an_explicit_choice(tmp_path
     assert str(tmp_path / "DAVIS" / "JPEGImages" / "480p") in capsys.readouterr().err
 
 
-def test_entries_seeds_and_the_ablation_config():
-    from sofkd_lib.companion.record import ENTRIES, entry, parse_seeds, variant_config
-
-    assert [e.name for e in ENTRIES] == [*VARIANTS, "student-1phase", "phase1-alpha1"]
-    assert entry("phase1-alpha1").variant == "phase1" and dict(entry("phase1-alpha1").overrides) == {"alpha": 1.0}
-    assert with_dependencies(["phase1-alpha1"]) == ("teacher", "phase1-alpha1")
-    assert with_dependencies(["phase1-alpha1", "phase1+2"]) == ("teacher", "phase1", "phase1+2", "phase1-alpha1")
-    assert parse_seeds("0,1,2") == parse_seeds("0-2") == (0, 1, 2) and parse_seeds("3, 5") == (3, 5)
-    for bad in ("1,1", "x", "-1", ""):
-        with pytest.raises(RecordError, match="--seeds"):
-            parse_seeds(bad)
-    options = RecordOptions(run_id="r", profile="smoke", overrides={"lr": 0.002}, seeds=(4, 7),
-                            variants=("phase1-alpha1",), teacher="pretrained:teacher-x4")
-    config = variant_config(options, "phase1-alpha1", 7)
-    assert (config.variant, config.alpha, config.seed, config.lr) == ("phase1", 1.0, 7, 0.002)
-    assert variant_config(options, "phase1", 4).alpha == 0.9
-    assert options.unit("phase1-alpha1", 7) == "phase1-alpha1/seed7" and options.unit("teacher") == "teacher"
-    assert options.seeds_of("teacher") == (None,) and options.seeds_of("student") == (4, 7)
-    assert repeat_command(options).endswith("--variants phase1-alpha1 --seeds 4,7 --teacher pretrained:teacher-x4")
-    with pytest.raises(RecordError, match="'seed' is set by --seeds"):
-        RecordOptions(run_id="r", profile="smoke", overrides={"seed": 1}, seeds=(0, 1))
-    with pytest.raises(RecordError, match="give one or the other"):
-        RecordOptions(run_id="r", profile="smoke", teacher="t.pt", teacher_init_official="BI_x2.pth")
-
-
 def test_cli_seeds_and_teacher_errors(tmp_path, capsys):
     from sofkd_lib.cli.main import main
 
@@ -332,27 +278,16 @@ def test_record_seeds_script_dry_run(tmp_path):
     assert (tmp_path / "out2" / "plan.env").read_text() == plan_env
 
 
-def test_record_set_aside_lists_a_model_once_with_its_compute(tmp_path):
-    inv = {"start": "2026-12-01T10:00:00+00:00", "end": "2026-12-01T11:00:00+00:00", "wall_seconds": 3600.0,
-           "threads": 1}
-    prov = tmp_path / "provenance.json"
-    prov.write_text(json.dumps({"budget": {"iterations": 20}, "git": {"commit": "abc", "dirty": False},
-                                "training_invocations": [inv], "training_seconds": 3500.0,
-                                "evaluation_seconds": 60.0}))
-    run = tmp_path / "run"
-    with pytest.raises(RecordError, match=r"run folder .*run does not exist"):
-        record_set_aside(run, "phase1+2/seed0", prov, "trained from a shorter phase 1")
-    run.mkdir()
-    with pytest.raises(RecordError, match="give the reason"):
-        record_set_aside(run, "phase1+2/seed0", prov, " ")
-    entry = record_set_aside(run, "phase1+2/seed0", prov, "trained from a shorter phase 1")
-    assert entry == {"unit": "phase1+2/seed0", "reason": "trained from a shorter phase 1", "iterations": 20,
-                     "git_commit": "abc", "training_invocations": [inv], "training_seconds": 3500.0,
-                     "evaluation_seconds": 60.0}
-    assert json.loads((run / SET_ASIDE_NAME).read_text())["models"] == [entry]
-    with pytest.raises(RecordError, match=r"phase1\+2/seed0 is already listed"):
-        record_set_aside(run, "phase1+2/seed0", prov, "again")
-    prov.write_text(json.dumps({"budget": {"iterations": 20}, "training_invocations": []}))
-    with pytest.raises(RecordError, match="has no training_invocations"):
-        record_set_aside(run, "phase1+2/seed1", prov, "empty")
-    assert len(json.loads((run / SET_ASIDE_NAME).read_text())["models"]) == 1  # nothing half-written
+def test_a_run_id_of_the_other_kind_fails_before_any_work(tmp_path):
+    """A single-seed record under a multi-seed run's id (or the other way round) stops before training."""
+    from sofkd_lib.companion.recording.index import update_index
+
+    results, work = tmp_path / "res", tmp_path / "work"
+    seeded = RecordOptions(run_id="s", profile="smoke", overrides=TINY, variants=("teacher",), seeds=(0,),
+                           results_root=results, work_root=work, vid4_root=tmp_path / "none", quiet=True)
+    update_index(seeded, {"variant": "teacher", "date": "2026-01-01T00:00:00+00:00"}, 4)
+    single = RecordOptions(run_id="s", profile="smoke", overrides=TINY, variants=("teacher",), results_root=results,
+                           work_root=work, vid4_root=tmp_path / "none", quiet=True)
+    with pytest.raises(RecordError, match="run 's' is a multi-seed run in .*; pass its --seeds"):
+        record(single, log=lambda m: None)
+    assert not work.exists() and sorted(p.name for p in results.iterdir()) == ["index.json"]

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import pytest
 
-from sofkd_lib.companion import pipeline, record
+from sofkd_lib.companion import pipeline
+from sofkd_lib.companion.recording import options as record_options
 from sofkd_lib.companion.schedule import critical_path, needs, run_seconds, stages
 from sofkd_lib.engine.config import VARIANTS
 
 
 def test_one_dependency_graph():
     # The pipeline keeps its own copy of the graph; the scheduler reads record's. They must agree.
-    assert {v: needs(v) for v in VARIANTS} == dict(pipeline.DEPENDS) == dict(record.DEPENDENCIES)
+    assert {v: needs(v) for v in VARIANTS} == dict(pipeline.DEPENDS) == dict(record_options.DEPENDENCIES)
 
 
 def test_stages_of_table1():
@@ -20,7 +21,7 @@ def test_stages_of_table1():
     assert stages(["student", "phase2"]) == [("teacher", "student"), ("phase2",)]
     with pytest.raises(ValueError, match="no variants"):
         stages([])
-    with pytest.raises(record.RecordError, match="unknown entry 'phase3'"):
+    with pytest.raises(record_options.RecordError, match="unknown entry 'phase3'"):
         stages(["phase3"])
 
 

@@ -354,7 +354,8 @@ def test_multi_seed_smoke_run(tmp_path, monkeypatch, one_thread):
     # Resumable per seed: only the seed whose results are gone is recorded again.
     (run / "phase1-alpha1" / "seed1" / "provenance.json").unlink()
     messages: list[str] = []
-    from sofkd_lib.companion.record import RecordOptions, record
+    from sofkd_lib.companion.record import record
+    from sofkd_lib.companion.recording.options import RecordOptions
     options = RecordOptions(run_id="s", profile="smoke", overrides={"teacher_channels": 8, "student_channels": 4,
                             "iterations": 2, "val_every": 1}, variants=("student", "phase1+2", "phase1-alpha1"),
                             seeds=(0, 1), teacher=str(teacher), work_root=work, results_root=results,
@@ -389,7 +390,7 @@ def test_multi_seed_smoke_run(tmp_path, monkeypatch, one_thread):
     assert rec.set_aside == ()
 
     # A model moved out of the run and listed as set aside: its training counts in the run's compute.
-    from sofkd_lib.companion.record import record_set_aside
+    from sofkd_lib.companion.recording.index import record_set_aside
     moved = tmp_path / "aside" / "provenance.json"
     moved.parent.mkdir()
     (run / "phase1-alpha1" / "seed1" / "provenance.json").replace(moved)

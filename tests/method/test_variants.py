@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from sofkd_lib.companion import pipeline, record
+from sofkd_lib.companion import pipeline
+from sofkd_lib.companion.recording import options as record_options
 from sofkd_lib.engine import config
 from sofkd_lib.engine import train as T
 from sofkd_lib.method.variants import EQUATION_TERMS, NAMES, TABLE1, variant_spec
@@ -47,9 +48,9 @@ def test_loss_terms_per_equation():
 
 def test_every_consumer_derives_from_the_declaration():
     assert config.VARIANTS == NAMES == pipeline.VARIANTS
-    assert pipeline.DEPENDS == record.DEPENDENCIES == {v.name: v.depends for v in TABLE1}
+    assert pipeline.DEPENDS == record_options.DEPENDENCIES == {v.name: v.depends for v in TABLE1}
     assert T.LOSS_TERMS == {v.name: v.loss_terms for v in TABLE1}
-    assert record.KD_VARIANTS == ("phase1", "phase2", "phase1+2")
+    assert record_options.KD_VARIANTS == ("phase1", "phase2", "phase1+2")
     budgets = {v: config.make_config("cpu-demo", variant=v).total_iterations for v in NAMES}
     c = config.make_config("cpu-demo")
     assert budgets == {"teacher": c.teacher_iterations, "student": c.student_iterations,

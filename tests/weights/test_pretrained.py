@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from sofkd_lib.companion.record import weights_payload
+from sofkd_lib.companion.recording.evaluate import weights_payload
 from sofkd_lib.engine.config import make_config
 from sofkd_lib.weights.checkpoint import Architecture, build_model, load_model, save_atomic
 from sofkd_lib.weights.pretrained import (
