@@ -33,7 +33,6 @@ with other work one thread was faster and far steadier than two (bench README,
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import fcntl
 import hashlib
@@ -52,6 +51,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the driver itself reads configs from the checkout
 
+from sofkd_lib.cli.argtypes import positive_int, seed_list  # noqa: E402
+from sofkd_lib.cli.main import OneLineParser  # noqa: E402
 from sofkd_lib.companion.convergence import run_plateau  # noqa: E402
 from sofkd_lib.data.io import write_json_atomic  # noqa: E402
 from sofkd_lib.engine.config import ConfigError, make_config, parse_overrides  # noqa: E402 - after the sys.path line
@@ -424,26 +425,29 @@ class Driver:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.miniature", description=__doc__.split("\n\n")[0])
+    # One-line errors, exit status 2, as every sofkd_lib command.
+    parser = OneLineParser(prog="python -m bench.miniature", description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=("run", "status", "record"))
     parser.add_argument("--root", type=Path, default=ROOT, help=f"checkpoints and log (default {ROOT})")
     parser.add_argument("--run-id", default=RUN_ID, help=f"recorded run name (default {RUN_ID})")
-    parser.add_argument("--seeds", default=",".join(map(str, SEEDS)), help="students' seeds (default 0,1,2)")
+    parser.add_argument("--seeds", type=seed_list, default=SEEDS, help="students' seeds, 0,1,2 or 0-2 (default 0,1,2)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="TrainConfig override for every run (repeat it in every later command)")
-    parser.add_argument("--threads", type=int, default=1, help="OpenMP threads per training process (default 1)")
-    parser.add_argument("--jobs", type=int, default=1,
+    parser.add_argument("--threads", type=positive_int, default=1, help="OpenMP threads per training process (default 1)")
+    parser.add_argument("--jobs", type=positive_int, default=1,
                         help="students trained at once, each once the runs it starts from are done (default 1)")
     parser.add_argument("--allow-unconverged-teacher", action="store_true",
                         help="train the students even if the teacher has not plateaued")
-    parser.add_argument("--max-teacher-iterations", type=int, default=MAX_TEACHER_ITERATIONS,
+    parser.add_argument("--max-teacher-iterations", type=positive_int, default=MAX_TEACHER_ITERATIONS,
                         help="extend a teacher that has not plateaued one phase at a time up to this budget "
                              f"(default {MAX_TEACHER_ITERATIONS})")
     args = parser.parse_args(argv)
     # `kill PID` ends the driver through SystemExit, so the running trainer is stopped and logged with it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    seeds = tuple(int(s) for s in args.seeds.split(","))
-    overrides = parse_overrides(args.overrides)
+    try:
+        overrides = parse_overrides(args.overrides)
+    except ConfigError as exc:
+        parser.error(str(exc))
     if "seed" in overrides:
         parser.error("seed is set per run by --seeds")
     stored_path = args.root / OVERRIDES
@@ -452,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
     if clash:
         parser.error(f"--set differs from the overrides this run was trained with ({stored_path}): "
                      + "; ".join(f"{k}: {a!r} stored, {b!r} given" for k, (a, b) in clash.items()))
-    driver = Driver(args.root, args.run_id, seeds, {**stored, **overrides}, args.threads, args.max_teacher_iterations,
+    driver = Driver(args.root, args.run_id, args.seeds, {**stored, **overrides}, args.threads, args.max_teacher_iterations,
                     args.jobs)
     try:  # before overrides.json keeps a --set that no run can train with (a later, corrected --set would clash)
         for unit in driver.units():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 
 
@@ -29,3 +30,37 @@ def even_int(minimum: int = 2) -> Callable[[str], int]:
 
     parse.__name__ = f"even integer >= {minimum}"
     return parse
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0 (e.g. a frame rate)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def device(text: str) -> str:
+    """argparse type: a device this machine has (:func:`~sofkd_lib.engine.distributed.check_device`);
+    ``auto`` becomes ``cuda`` when CUDA is present, else ``cpu``."""
+    from sofkd_lib.engine.config import ConfigError
+    from sofkd_lib.engine.distributed import check_device, resolve_device
+
+    try:
+        check_device(text, what="device")
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return resolve_device(text).type if text == "auto" else text
+
+
+def seed_list(text: str) -> tuple[int, ...]:
+    """argparse type: ``0,1,2`` or ``0-2`` (:func:`~sofkd_lib.companion.record.parse_seeds`)."""
+    from sofkd_lib.companion.record import RecordError, parse_seeds
+
+    try:
+        return parse_seeds(text)
+    except RecordError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from sofkd_lib.cli.argtypes import positive_int
+from sofkd_lib.cli.argtypes import device, positive_int
 from sofkd_lib.data.io import check_writable, write_json_atomic
 from sofkd_lib.evaluation.evaluate import BICUBIC, evaluate_model, format_results, model_name
 from sofkd_lib.weights.checkpoint import load_model
@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", "-o", default=None, help="write the results JSON here")
     parser.add_argument("--max-frames", type=positive_int, default=None,
                         help="use only the first N frames of each sequence (N >= 1)")
-    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    parser.add_argument("--device", type=device, default="cpu", help="auto, cpu, cuda or cuda:N (default: cpu)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 

@@ -59,7 +59,7 @@ def error_line(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
-class _Parser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
     """argparse with one-line parameter errors (no usage block), exit status 2."""
 
     def error(self, message: str):  # type: ignore[override]
@@ -67,7 +67,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m sofkd_lib", description=__doc__,
+    parser = OneLineParser(prog="python -m sofkd_lib", description=__doc__,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     debug_help = "on an error, show the traceback instead of one line"
     parser.add_argument("--debug", action="store_true", help=debug_help)

@@ -7,9 +7,10 @@ import shlex
 import sys
 from pathlib import Path
 
+from sofkd_lib.cli.argtypes import seed_list
 from sofkd_lib.companion.record import record
-from sofkd_lib.companion.recording.options import ENTRY_NAMES, RecordError, RecordOptions, parse_seeds, repeat_command
-from sofkd_lib.engine.config import PROFILES, VARIANTS, ConfigError, parse_overrides
+from sofkd_lib.companion.recording.options import ENTRY_NAMES, RecordOptions, repeat_command
+from sofkd_lib.engine.config import PROFILES, VARIANTS, parse_overrides
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="variants to record (their dependencies are added): Table 1's five (the default), "
                              "student-1phase (no-KD student with one phase's iterations) and the ablation "
                              "phase1-alpha1 (phase 1 with alpha=1)")
-    parser.add_argument("--seeds", type=_seeds_arg, metavar="0,1,2",
+    parser.add_argument("--seeds", type=seed_list, metavar="0,1,2",
                         help="record every variant but the teacher once per seed, in <variant>/seed<k>/; the "
                              "teacher is shared by all seeds")
     parser.add_argument("--teacher", metavar="SPEC",
@@ -46,13 +47,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def _seeds_arg(text: str) -> tuple[int, ...]:
-    try:
-        return parse_seeds(text)
-    except RecordError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def _invocation(options: RecordOptions, args: argparse.Namespace) -> str:
     """The command line as typed when run from a shell, else rebuilt from the parsed arguments."""
     if sys.argv[1:2] == ["record"]:
@@ -65,28 +59,18 @@ def _invocation(options: RecordOptions, args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sofkd_lib.engine.train import NonFiniteLossError
-    from sofkd_lib.weights.checkpoint import CheckpointError
-    from sofkd_lib.weights.pretrained import PretrainedError
-
+    """Errors reach :func:`sofkd_lib.cli.main.main`, the one place that reports them (``--debug``: the traceback)."""
     try:
         gain = None if args.min_teacher_gain.strip().lower() in ("none", "off") else float(args.min_teacher_gain)
     except ValueError:
-        print(f"record: error: --min-teacher-gain must be a number or 'none', got {args.min_teacher_gain!r}",
-              file=sys.stderr)
-        return 2
-    try:
-        options = RecordOptions(
-            run_id=args.run_id, profile=args.profile,
-            overrides=parse_overrides([*args.overrides, *args.more_overrides]), variants=tuple(args.variants),
-            teacher_init_official=args.teacher_init_official, teacher_init_derive=args.teacher_init_derive,
-            work_root=args.work, results_root=args.results, vid4_root=args.vid4,
-            vid4_max_frames=args.vid4_max_frames, min_teacher_gain=gain, quiet=args.quiet,
-            train_only=args.train_only, seeds=args.seeds, teacher=args.teacher,
-        )
-        options = dataclasses.replace(options, command=_invocation(options, args))
-        record(options)
-    except (RecordError, ConfigError, CheckpointError, NonFiniteLossError, FileExistsError, PretrainedError) as exc:
-        print(f"record: error: {exc}", file=sys.stderr)
-        return 2
+        raise ValueError(f"--min-teacher-gain must be a number or 'none', got {args.min_teacher_gain!r}") from None
+    options = RecordOptions(
+        run_id=args.run_id, profile=args.profile,
+        overrides=parse_overrides([*args.overrides, *args.more_overrides]), variants=tuple(args.variants),
+        teacher_init_official=args.teacher_init_official, teacher_init_derive=args.teacher_init_derive,
+        work_root=args.work, results_root=args.results, vid4_root=args.vid4,
+        vid4_max_frames=args.vid4_max_frames, min_teacher_gain=gain, quiet=args.quiet,
+        train_only=args.train_only, seeds=args.seeds, teacher=args.teacher,
+    )
+    record(dataclasses.replace(options, command=_invocation(options, args)))
     return 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from sofkd_lib.cli.argtypes import even_int
+from sofkd_lib.cli.argtypes import device, even_int, positive_float
 from sofkd_lib.cli.evaluate import model_from_args
 from sofkd_lib.data.io import check_writable
 from sofkd_lib.inference.tiling import TileConfig
@@ -19,12 +19,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", type=int, choices=(2, 3, 4), default=None,
                         help="upscaling factor (default: from the checkpoint; 4 for bicubic)")
     parser.add_argument("--video", default=None, help="also encode the SR frames to this .mp4 (H.264)")
-    parser.add_argument("--fps", type=float, default=None, help="frame rate of --video (default: input's, else 25)")
+    parser.add_argument("--fps", type=positive_float, default=None, help="frame rate of --video (default: input's, else 25)")
     parser.add_argument("--tile", type=even_int(2), default=TileConfig.tile,
                         help="LR tile core size in pixels, even (default: %(default)s)")
     parser.add_argument("--tile-pad", type=even_int(0), default=TileConfig.pad,
                         help="LR context pixels around each tile, even (default: %(default)s)")
-    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    parser.add_argument("--device", type=device, default="cpu", help="auto, cpu, cuda or cuda:N (default: cpu)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 

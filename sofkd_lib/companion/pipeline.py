@@ -84,8 +84,9 @@ def profile_dir(profile: str, root: Path | None = None) -> Path:
     return (root or runs_root()) / profile
 
 
-def _pipeline_command(profile: str) -> str:
-    return f"python -m sofkd_lib pipeline --profile {profile}"
+def pipeline_command(profile: str) -> str:
+    """The command that makes the runs and results of ``profile`` (what every missing-run error advises)."""
+    return f"python -m sofkd_lib pipeline --profile {profile} --no-build"
 
 
 # --------------------------------------------------------------------------- hashing
@@ -218,6 +219,61 @@ def plan_runs(profile: str, root: Path | None = None, device: str = "cpu",
         params.update(overrides or {})
         specs.append(RunSpec(variant, profile, params, folder / f"{variant}.ipynb", out_dir, DEPENDS[variant]))
     return specs
+
+
+#: Training-notebook parameters :func:`plan_runs` sets for every run, with what the user gives instead.
+PLANNED: dict[str, str] = {"variant": "every variant is trained", "profile": "give --profile",
+                           "device": "give --device", "out_dir": "give --runs",
+                           "teacher_checkpoint": "each run distils from this profile's teacher",
+                           "init_checkpoint": "phase1+2 starts from this profile's phase1"}
+#: Training-notebook parameters that are TrainConfig fields too (the notebook passes them to make_config).
+_NAMED_FIELDS = ("iterations", "batch_size", "alpha", "seed", "device", "dataset", "data_root")
+
+
+def run_parameters(profile: str, device: str = "cpu", overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``overrides`` (``pipeline --set``) checked before any run, as ``train`` checks its own; returns the
+    notebook parameters of every run. A key is a ``book/train.ipynb`` parameter (read as declared:
+    :func:`~sofkd_lib.companion.chapter.coerce_parameters`) or a TrainConfig field (typed as ``train`` types
+    it, moved into the notebook's ``overrides``); each run's config is then made as the notebook makes it.
+    """
+    import papermill as pm
+
+    from sofkd_lib.companion.chapter import coerce_parameters
+    from sofkd_lib.engine.config import PROFILES, ConfigError, field_names, make_config, parse_value
+    from sofkd_lib.engine.distributed import check_device
+
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; choose from {list(PROFILES)}")
+    check_device(device, what="device")
+    declared = pm.inspect_notebook(str(TRAIN_NOTEBOOK))
+    params, fields = {}, {}
+    for key, value in (overrides or {}).items():
+        if key in PLANNED:
+            raise ConfigError(f"--set {key}: the pipeline sets it for every run ({PLANNED[key]})")
+        if key in declared:
+            params[key] = value
+        elif key in field_names():
+            fields[key] = parse_value(key, value) if isinstance(value, str) else value
+        else:
+            settable = [k for k in declared if k not in PLANNED]
+            raise ConfigError(f"--set {key}: neither a parameter of {TRAIN_NOTEBOOK.name} ({', '.join(settable)}) "
+                              f"nor a TrainConfig field (see `python -m sofkd_lib train --list-fields`)")
+    params = coerce_parameters(params, declared, TRAIN_NOTEBOOK.name, flag="--set")
+    nested = dict(params.get("overrides", {}))
+    own = sorted(set(nested) & set(_NAMED_FIELDS))  # the notebook refuses them in its overrides dict
+    if own:
+        hint = "--device" if own[0] == "device" else f"--set {own[0]}=VALUE"
+        raise ConfigError(f"--set overrides: {own[0]!r} is a parameter of its own: give {hint}")
+    twice = sorted(set(nested) & set(fields))
+    if twice:
+        raise ConfigError(f"--set: TrainConfig field(s) {twice} given twice (on their own and in overrides)")
+    if fields:
+        params["overrides"] = {**nested, **fields}
+    # The training notebook's own configuration of each run, here before the first one starts.
+    named = {k: params.get(k) for k in _NAMED_FIELDS if k != "device"}
+    for variant in VARIANTS:
+        make_config(profile, {**params.get("overrides", {}), **named, "device": device}, variant=variant)
+    return params
 
 
 def assign_keys(specs: Sequence[RunSpec], library_hash: str, notebook_hash: str) -> None:
@@ -392,7 +448,7 @@ def figure_path(name: str, profile: str | None = None, root: Path | None = None)
     profile = profile or book_profile()
     path = profile_dir(profile, root) / "figures" / name
     if not path.is_file():
-        raise MissingRunError(f"shared figure {path} is missing; run `{_pipeline_command(profile)}` first")
+        raise MissingRunError(f"shared figure {path} is missing; run `{pipeline_command(profile)}` first")
     return path
 
 
@@ -407,7 +463,7 @@ def training_history(profile: str, variants: Iterable[str], root: Path | None = 
         run_dir = profile_dir(profile, root) / variant
         if not (run_dir / "metrics.csv").is_file():
             raise MissingRunError(f"training metrics {run_dir / 'metrics.csv'} are missing; run "
-                                  f"`{_pipeline_command(profile)}` first")
+                                  f"`{pipeline_command(profile)}` first")
         metrics, validation = load_history(run_dir)
         if len(validation):
             val = validation[["iteration", "psnr"]].rename(columns={"psnr": "val_psnr"})
@@ -464,7 +520,7 @@ def load_results(profile: str | None = None, root: Path | None = None) -> dict[s
     path = profile_dir(profile, root) / RESULTS_NAME
     if not path.is_file():
         raise MissingRunError(
-            f"results of profile {profile!r} are missing ({path}); run `{_pipeline_command(profile)}` first"
+            f"results of profile {profile!r} are missing ({path}); run `{pipeline_command(profile)}` first"
         )
     return json.loads(path.read_text())
 
@@ -478,7 +534,7 @@ def require_run(variant: str, profile: str | None = None, root: Path | None = No
     record_path = folder / variant / "run.json"
     if not record_path.is_file() or not (folder / variant / CHECKPOINT).is_file():
         raise MissingRunError(
-            f"run {profile}/{variant} is missing (looked for {record_path}); run `{_pipeline_command(profile)}` first"
+            f"run {profile}/{variant} is missing (looked for {record_path}); run `{pipeline_command(profile)}` first"
         )
     record = json.loads(record_path.read_text())
     record["dir"] = str(folder / variant)
@@ -526,6 +582,7 @@ def run_pipeline(profile: str, device: str = "cpu", force: bool = False, build: 
     require_checkout("pipeline")
     if not TRAIN_NOTEBOOK.is_file():
         raise FileNotFoundError(f"training notebook not found: {TRAIN_NOTEBOOK}")
+    overrides = run_parameters(profile, device, overrides)  # before the first run: a typo must not cost hours
     # The kernels papermill starts inherit this environment.
     os.environ.update({k: v for k, v in book_environment(profile, root).items() if k in (PROFILE_ENV, RUNS_ENV, "PYTHONPATH")})
     t0 = time.perf_counter()

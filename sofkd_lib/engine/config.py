@@ -62,6 +62,12 @@ PHASE_SHAPE_MILESTONES: tuple[float, ...] = (0.4, 0.8)
 DAVIS_POOLS: tuple[str, ...] = ("train", "train+val")
 #: Training data that lives outside the library: ``data_root`` must name its folder.
 EXTERNAL_DATASETS: tuple[str, ...] = ("davis", "folder")
+#: Device names a run (and every command's ``--device``) takes; whether this machine has it is
+#: :func:`sofkd_lib.engine.distributed.check_device`'s question.
+DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?"
+DEVICE_CHOICES = "auto, cpu, cuda or cuda:N"
+#: Seeds reach NumPy's legacy seeding, which takes 32 bits.
+SEED_LIMIT = 2**32
 
 
 class ConfigError(ValueError):
@@ -292,10 +298,10 @@ def _value_problems(c: TrainConfig) -> list[str]:
     need(0 <= c.adam_beta2 < 1, "adam_beta2", "must lie in [0, 1)")
     need(c.adam_eps > 0, "adam_eps", "must be > 0")
     need(0 <= c.alpha <= 1, "alpha", "must lie in [0, 1]")
-    need(c.seed >= 0, "seed", "must be >= 0")
+    need(0 <= c.seed < SEED_LIMIT, "seed", "must lie in [0, 2**32 - 1]")
     # The evaluation protocol scores frames 3..n-2, so a clip needs at least 5 frames.
     need(c.val_max_frames is None or c.val_max_frames >= 5, "val_max_frames", "must be None or >= 5")
-    need(bool(re.fullmatch(r"auto|cpu|cuda(:\d+)?", c.device)), "device", "must be auto, cpu, cuda or cuda:N")
+    need(bool(re.fullmatch(DEVICE_PATTERN, c.device)), "device", f"must be {DEVICE_CHOICES}")
     need(c.dataset in TRAIN_DATASETS, "dataset", f"must be one of {list(TRAIN_DATASETS)} (test sets are not "
                                                  "trained on)")
     need(c.dataset != "folder" or c.data_root is not None, "data_root", "must name the folder of clips for "
@@ -360,11 +366,10 @@ PROFILES: dict[str, dict[str, Any]] = {
     # Table 1 on real DAVIS footage on a 2-core CPU (issue 28): the paper's widths 320 / 240 and its 32x32 patches,
     # batch 4, 8,000 iterations a phase (a 25th of the paper's), the paper's schedule shape (lr halved at 40 % and
     # 80 % of each run's budget), trained on DAVIS-2017 train and val less our held-out and validation sequences
-    # (sofkd_lib.data.datasets: only 7 train sequences are at hand). The budget was fixed from measured step times before any test score was seen
-    # (bench/davis_table1.py).
+    # (sofkd_lib.data.datasets: only 7 train sequences are at hand). The budget was fixed from measured step
+    # times before any test score was seen (bench/davis_table1.py).
     "davis-cpu": _scaled(25, dataset="davis", davis_pool="train+val", lr_schedule="phase-shape", batch_size=4,
-                         log_every=50,
-                         checkpoint_every=250, val_every=500, val_max_frames=9),
+                         log_every=50, checkpoint_every=250, val_every=500, val_max_frames=9),
 }
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,8 @@ import torch
 import torch.distributed as dist
 
 from sofkd_lib.engine.config import (
+    DEVICE_CHOICES,
+    DEVICE_PATTERN,
     ConfigError,
 )
 
@@ -42,14 +45,29 @@ def init_distributed(device: str = "auto") -> DistInfo:
     return current_dist()
 
 
+def check_device(name: str, what: str = "TrainConfig.device") -> str:
+    """``name`` when this machine can run on it (auto, cpu, cuda, cuda:N), else a ConfigError naming ``what``.
+
+    The one device check: the trainer's (:func:`resolve_device`) and every command's ``--device``
+    (:func:`sofkd_lib.cli.argtypes.device`).
+    """
+    if not re.fullmatch(DEVICE_PATTERN, name):
+        raise ConfigError(f"{what} must be {DEVICE_CHOICES}, got {name!r}")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"{what} is {name!r} but CUDA is not available")
+        index, count = name.partition(":")[2], torch.cuda.device_count()
+        if index and int(index) >= count:
+            raise ConfigError(f"{what} is {name!r} but this machine has {count} CUDA device(s)")
+    return name
+
+
 def resolve_device(name: str, info: DistInfo | None = None) -> torch.device:
     """``auto`` → CUDA when present, else CPU; under DDP on CUDA each process takes ``cuda:LOCAL_RANK``."""
     info = info or DistInfo()
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ConfigError(f"TrainConfig.device is {name!r} but CUDA is not available")
+    if check_device(name).startswith("cuda"):
         if name == "cuda":
             name = f"cuda:{info.local_rank if info.world_size > 1 else torch.cuda.current_device()}"
     return torch.device(name)

@@ -115,10 +115,10 @@ def architecture_from_state(state: Mapping[str, torch.Tensor],
     key = "srnet.body.0.weight"
     if key not in state:
         raise CheckpointError(f"{path}: not a SOFVSR state dict (no {key!r})")
-    channels, in_channels = int(state[key].shape[0]), int(state[key].shape[1])
-    up = state.get("ofrnet.upsampler.1.weight")  # the first 1x1 conv after the 3 ResBlocks
-    if up is None:
+    channels, in_channels = _conv_weight(state, key, path).shape[:2]
+    if "ofrnet.upsampler.1.weight" not in state:  # the first 1x1 conv after the 3 ResBlocks
         raise CheckpointError(f"{path}: not a SOFVSR state dict (no 'ofrnet.upsampler.1.weight')")
+    up = _conv_weight(state, "ofrnet.upsampler.1.weight", path)
     # x4 has two x2 stages, hence a conv at index 7; x2 / x3 one stage of 64·s² maps.
     scale = 4 if "ofrnet.upsampler.7.weight" in state else {256: 2, 576: 3}.get(int(up.shape[0]))
     if scale not in SUPPORTED_SCALES:
@@ -126,8 +126,24 @@ def architecture_from_state(state: Mapping[str, torch.Tensor],
     if (in_channels - 1) % (scale * scale):
         raise CheckpointError(f"{path}: SRnet input channels {in_channels} do not fit scale x{scale}")
     n_frames = (in_channels - 1) // (scale * scale) + 1
-    ofr = state.get("ofrnet.recurrent_features.0.weight")  # absent: the strict load names the missing key
-    return Architecture(scale, n_frames, int(ofr.shape[0]) if ofr is not None else channels, channels)
+    ofr = "ofrnet.recurrent_features.0.weight"  # absent: the strict load names the missing key
+    ofr_channels = _conv_weight(state, ofr, path).shape[0] if ofr in state else channels
+    return Architecture(scale, n_frames, int(ofr_channels), int(channels))
+
+
+def _conv_weight(state: Mapping[str, Any], key: str, path: str | os.PathLike) -> torch.Tensor:
+    """``state[key]``, a conv weight read for its shape: anything but a 4-D tensor names the file and the key."""
+    value = state[key]
+    if not isinstance(value, torch.Tensor) or value.dim() != 4:
+        raise CheckpointError(f"{path}: {key!r} is {_describe(value)}, not the 4-D weight of a conv layer")
+    return value
+
+
+def _describe(value: Any) -> str:
+    """A state dict entry in an error message: a tensor by its shape, anything else by its type."""
+    if isinstance(value, torch.Tensor):
+        return f"a {value.dim()}-D tensor of shape {tuple(value.shape)}"
+    return f"a value of type {type(value).__name__}, not a tensor"
 
 
 def check_architecture(found: Architecture, expected: Architecture, what: str) -> None:
@@ -184,6 +200,19 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else f"{type(exc).__name__} (not a PyTorch file?)"
 
 
+def require_file(path: str | os.PathLike, what: str = "checkpoint") -> Path:
+    """``path`` when it is a file; else the one wording of every loader: "WHAT not found: PATH" or
+    "WHAT PATH is a folder, not a file" (``what`` says which input, e.g. "teacher: checkpoint")."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    if path.is_dir():
+        raise CheckpointError(f"{what} {path} is a folder, not a file")
+    if path.exists():
+        raise CheckpointError(f"{what} {path} is not a regular file")
+    raise CheckpointError(f"{what} not found: {path}")
+
+
 def load_weights_file(path: str | os.PathLike, map_location: str | torch.device = "cpu",
                       what: str = "checkpoint") -> Any:
     """``torch.load(path, weights_only=True)``, the one loader of every weights file; errors name the file.
@@ -192,9 +221,7 @@ def load_weights_file(path: str | os.PathLike, map_location: str | torch.device 
     other Python objects (and so could run code on loading, as any pickle may) is
     refused with a :class:`CheckpointError`, as are missing, empty and corrupt files.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{what} not found: {path}" if not path.exists() else f"{what} {path} is not a file")
+    path = require_file(path, what)
     if path.stat().st_size == 0:
         raise CheckpointError(f"{what} {path} is empty (0 bytes); copy or download it again")
     try:
@@ -273,6 +300,8 @@ def _model_of(state: Mapping[str, torch.Tensor], arch: Architecture, source: str
             f"{len(missing)} missing (first {missing[:1]}), {len(unexpected)} unexpected (first {unexpected[:1]})"
         )
     for key, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            raise CheckpointError(f"{source}: {shown(key)!r} is {_describe(value)}")
         if tuple(value.shape) != tuple(ours[key].shape):
             raise CheckpointError(f"{source}: shape of {shown(key)!r} is {tuple(value.shape)}, "
                                   f"{arch.describe()} needs {tuple(ours[key].shape)}")
@@ -360,8 +389,8 @@ def load_model(source: SOFVSR | str | os.PathLike, *, scale: int | None = None, 
 
         path = Path(resolve_checkpoint(source))
         what = f"{role} {path}" if role else str(path)
-        if role and not path.is_file():
-            raise CheckpointError(f"{role}: checkpoint not found: {path}")
+        if role:
+            require_file(path, f"{role}: checkpoint")
         obj = load_weights_file(path, map_location, what="official SOF-VSR checkpoint" if official else "checkpoint")
         shown: Callable[[str], str] = str
         if official or (official is None and authors.is_official(obj)):

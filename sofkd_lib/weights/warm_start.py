@@ -11,6 +11,7 @@ from sofkd_lib.archs.sofvsr_arch import SOFVSR
 from sofkd_lib.weights.checkpoint import (
     CheckpointError,
     architecture_of,
+    require_file,
 )
 
 
@@ -50,9 +51,7 @@ def warm_start_official(model: SOFVSR, path: str | os.PathLike, derive: bool = F
     the extra stage starts as nearest-neighbour replication (PixelShuffle of copies).
     The global torch RNG is left as it was (loading builds a model).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"warm_start: official checkpoint not found: {path}")
+    path = require_file(path, "warm_start: official checkpoint")
     rng = torch.get_rng_state()
     try:
         src_model = _official_any_scale(path)

@@ -214,3 +214,25 @@ def test_an_invocation_is_in_record_wall_from_its_start_and_updated_until_it_end
     with pytest.raises(KeyboardInterrupt):
         d.train("phase1", 0, {"commit": "abc"})
     assert [e["ended"] for e in json.loads(wall.read_text())["invocations"]] == ["finished", "stopped with the driver"]
+
+
+def test_bad_jobs_seeds_or_set_are_one_line_before_anything(tmp_path, capsys):
+    """Issue 29: --jobs 0 no longer reports every run finished when none was trained, and a bad --seeds or
+    --set is one line on stderr, exit status 2, not a traceback; nothing is written under --root."""
+    import pytest
+
+    from bench.miniature import main
+
+    base = ["status", "--root", str(tmp_path / "root")]
+    for extra, message in ((["--jobs", "0"], "argument --jobs: must be at least 1, got 0"),
+                           (["--jobs", "-2"], "argument --jobs: must be at least 1, got -2"),
+                           (["--seeds", "0,x"], "argument --seeds: --seeds must look like 0,1,2 or 0-2, got '0,x'"),
+                           (["--set", "lr=abc"], "TrainConfig.lr must be float, got 'abc'"),
+                           (["--set", "nope=1"], "unknown TrainConfig field(s) ['nope']")):
+        with pytest.raises(SystemExit) as exc:
+            main([*base, *extra])
+        out, err = capsys.readouterr()
+        assert exc.value.code == 2 and out == "", extra
+        assert len(err.splitlines()) == 1 and err.startswith("python -m bench.miniature: error: "), err
+        assert message in err, err
+    assert not (tmp_path / "root").exists()

@@ -23,6 +23,7 @@ from PIL import Image
 
 from sofkd_lib.archs.sofvsr_arch import SOFVSR
 from sofkd_lib.cli.main import main
+from sofkd_lib.companion.pipeline import RUNS_ENV
 from sofkd_lib.engine.config import make_config
 from sofkd_lib.settings import REPO_ROOT
 from sofkd_lib.weights.checkpoint import (
@@ -119,6 +120,7 @@ def env(tmp_path_factory) -> dict[str, str]:
     for name in ("tiny.pt", "nan.pt", "overflow.pt", "zero.pt", "random.pt", "evil.pt", "BI_x2.pth", "afile",
                  "oldrun", "recorded"):
         paths[Path(name).stem] = root / name
+    paths.update(_inputs_29b(root))
     return {k: str(v) for k, v in paths.items()}
 
 
@@ -246,6 +248,83 @@ CASES = [
     Case("h-unknown-option", "evaluate --checkpoint bicubic --bogus", 2, "unrecognized arguments: --bogus"),
 ]
 
+# --------------------------------------------------------------------------- issue 29, part B
+def _inputs_29b(root: Path) -> dict[str, Path]:
+    """A bare state dict whose first SRnet conv weight is 1-D, and the book's folder."""
+    state = SOFVSR(2, 8).state_dict()
+    state["srnet.body.0.weight"] = state["srnet.body.0.weight"].flatten()[:8]
+    torch.save(state, root / "rank.pth")
+    return {"rank": root / "rank.pth", "book": REPO_ROOT / "book"}
+
+
+PIPE = "pipeline --profile smoke --no-build --runs {out}/runs"
+CASES += [
+    # 2. pipeline --set, --profile and --device are checked as train checks its own, before any run
+    Case("29b-2-pipeline-unknown-set-key", PIPE + " --set iteratons=5", 2,
+         "--set iteratons: neither a parameter of train.ipynb", ("{out}/runs",)),
+    Case("29b-2-pipeline-bad-set-value", PIPE + " --set iterations=abc", 2,
+         "--set iterations: train.ipynb declares iterations: Optional[int], got 'abc'", ("{out}/runs",)),
+    Case("29b-2-pipeline-bad-trainconfig-value", PIPE + " --set lr=-1", 2,
+         "TrainConfig.lr must be a positive number, got -1.0", ("{out}/runs",)),
+    Case("29b-2-pipeline-unknown-profile", "pipeline --profile nope --no-build --runs {out}/runs", 2,
+         "unknown profile 'nope'", ("{out}/runs",)),
+    Case("29b-2-pipeline-device-not-here", PIPE + " --device cuda:99", 2,
+         "argument --device: device is 'cuda:99' but", ("{out}/runs",)),
+    # 5. one --device check, shared by every command
+    Case("29b-5-upscale-device-bogus", UP + " -o {out}/sr --checkpoint {tiny} --device bogus", 2,
+         "argument --device: device must be auto, cpu, cuda or cuda:N, got 'bogus'", (SR_OUT,)),
+    Case("29b-5-evaluate-device-not-here", EVAL + " --checkpoint {tiny} --device cuda:99 --output {out}/r.json", 2,
+         "argument --device: device is 'cuda:99' but", ("{out}/r.json",)),
+    # 7. chapter: the cause in one line, parameters read as the page declares them
+    Case("29b-7-chapter-no-runs-yet", "chapter {book}/results.md -p profile smoke -o {out}/c.ipynb", 2,
+         "no smoke runs yet: run `python -m sofkd_lib pipeline --profile smoke --no-build` first",
+         ("{out}/c.ipynb", "{out}/.c.partial.ipynb")),
+    Case("29b-7-chapter-parameter-type", "chapter {book}/train.ipynb -p seed abc -o {out}/t.ipynb", 2,
+         "-p seed: train.ipynb declares seed: int, got 'abc'", ("{out}/t.ipynb", "{out}/.t.partial.ipynb")),
+    Case("29b-7-chapter-unknown-profile", "chapter {book}/results.md -p profile nope -o {out}/c.ipynb", 2,
+         "-p profile: unknown profile 'nope'", ("{out}/c.ipynb",)),
+    # 10. a tensor of the wrong rank in a bare state dict: the file and the tensor named
+    Case("29b-10-upscale-wrong-rank", UP + " -o {out}/sr --checkpoint {rank}", 2,
+         "{rank}: 'srnet.body.0.weight' is a 1-D tensor of shape (8,), not the 4-D weight of a conv layer", (SR_OUT,)),
+    Case("29b-10-export-wrong-rank", "export --checkpoint {rank} --onnx {out}/m.onnx", 2,
+         "{rank}: 'srnet.body.0.weight' is a 1-D tensor", ("{out}/m.onnx",)),
+    Case("29b-10-evaluate-wrong-rank", EVAL + " --checkpoint {rank} --output {out}/r.json", 2,
+         "{rank}: 'srnet.body.0.weight' is a 1-D tensor", ("{out}/r.json",)),
+    # 11. --seed and --fps named; one wording for a checkpoint that is a folder, whichever command
+    Case("29b-11-train-seed-too-large", TRAIN + " --variant teacher --out {out}/run --seed 4294967296", 2,
+         "TrainConfig.seed must lie in [0, 2**32 - 1], got 4294967296", ("{out}/run",)),
+    Case("29b-11-upscale-fps-zero", UP + " -o {out}/sr --checkpoint bicubic --video {out}/v.mp4 --fps 0", 2,
+         "argument --fps: must be a positive number, got '0'", (SR_OUT, "{out}/v.mp4")),
+    Case("29b-11-evaluate-checkpoint-is-a-folder", EVAL + " --checkpoint {out}", 2,
+         "checkpoint {out} is a folder, not a file"),
+    Case("29b-11-train-teacher-is-a-folder", TRAIN_TINY + " --variant phase1 --teacher {out} --out {out}/run", 2,
+         "teacher: checkpoint {out} is a folder, not a file", ("{out}/run/last.pt",)),
+]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_is_refused_where_there_is_none(env, tmp_path, capsys):
+    for argv in (["upscale", env["frames"], "-o", str(tmp_path / "sr"), "--checkpoint", env["tiny"]],
+                 ["evaluate", "--data", env["data"], "--checkpoint", env["tiny"]],
+                 ["pipeline", "--profile", "smoke", "--no-build", "--runs", str(tmp_path / "runs")]):
+        status, out, err = run_cli([*argv, "--device", "cuda"], capsys)
+        assert status == 2 and out == "" and len(err.splitlines()) == 1, err
+        assert "argument --device: device is 'cuda' but CUDA is not available" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_record_debug_shows_the_traceback(tmp_path, capsys):
+    """record reports through the one error path: one line, or with --debug the exception itself."""
+    from sofkd_lib.engine.config import ConfigError
+
+    argv = ["record", "--run-id", "r", "--profile", "smoke", "--set", "nope=1", "--work", str(tmp_path / "w"),
+            "--results", str(tmp_path / "res")]
+    assert run_cli(argv, capsys)[0] == 2
+    with pytest.raises(ConfigError, match=r"unknown TrainConfig field\(s\) \['nope'\]"):
+        main(["--debug", *argv])
+    assert list(tmp_path.iterdir()) == []
+# --------------------------------------------------------------------------- end of issue 29, part B
+
 
 def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
     """``python -m sofkd_lib ARGV`` in process: (exit status, stdout, stderr)."""
@@ -260,6 +339,7 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input_table(case, env, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv(RECORDED_ENV, env["recorded"])
+    monkeypatch.setenv(RUNS_ENV, str(tmp_path / "runs"))  # no runs: the book's own never reach a row
     names = {**env, "out": str(tmp_path)}
     argv = [part.format(**names) for part in case.argv.split()]
     status, out, err = run_cli(argv, capsys)

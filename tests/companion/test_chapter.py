@@ -1,6 +1,8 @@
 """``python -m sofkd_lib chapter``: a MyST chapter executed with papermill parameters."""
 from __future__ import annotations
 
+import re
+
 import nbformat
 import pytest
 
@@ -22,7 +24,21 @@ def test_parameter_value_types_like_papermill_and_json():
     assert C.parameter_value("3") == 3 and C.parameter_value("0.5") == 0.5
     assert C.parameter_value("True") is True and C.parameter_value("None") is None
     assert C.parameter_value('{"lr": 0.0005}') == {"lr": 0.0005} and C.parameter_value("true") is True
-    assert C.parse_parameters([("profile", "smoke"), ("alpha", "0.9")]) == {"profile": "smoke", "alpha": 0.9}
+
+
+def test_parameters_are_read_as_the_page_declares_them():
+    declared = {"profile": {"inferred_type_name": "str"}, "n": {"inferred_type_name": "int"},
+                "alpha": {"inferred_type_name": "Optional[float]"}, "on": {"inferred_type_name": "bool"},
+                "extra": {"inferred_type_name": "dict"}, "free": {"inferred_type_name": "None"}}
+    given = {"profile": "2026", "n": "3", "alpha": "None", "on": "false", "extra": '{"a": 1}', "free": "0.5"}
+    assert C.coerce_parameters(given, declared, "p.md") == \
+        {"profile": "2026", "n": 3, "alpha": None, "on": False, "extra": {"a": 1}, "free": 0.5}
+    assert C.coerce_parameters({"n": 4, "alpha": 1}, declared, "p.md") == {"n": 4, "alpha": 1.0}  # typed values kept
+    for name, value in (("n", "three"), ("n", "1.5"), ("n", True), ("on", "maybe"), ("extra", "[1]"), ("alpha", "x")):
+        with pytest.raises(C.ChapterError, match=rf"^-p {name}: p.md declares {name}: \S+, got "):
+            C.coerce_parameters({name: value}, declared, "p.md")
+    with pytest.raises(C.ChapterError, match="p.md has no parameter 'm'; its parameters: profile, n, alpha, on, extra, free"):
+        C.coerce_parameters({"m": "1"}, declared, "p.md")
 
 
 @pytest.mark.timeout(300)
@@ -46,8 +62,11 @@ def test_chapter_errors_leave_no_output(tmp_path):
     out = tmp_path / "out.ipynb"
     with pytest.raises(C.ChapterError, match="has no parameter 'm'; its parameters: n"):
         C.run_chapter(page, out, {"m": 2})
-    with pytest.raises(C.ChapterError, match="partly executed notebook is .*out.partial.ipynb"):
-        C.run_chapter(page, out, {"n": 2})
+    with pytest.raises(C.ChapterError, match="partly executed notebook is .*out.partial.ipynb") as failed:
+        C.run_chapter(page, out, {"n": "2"})  # text, as -p gives it: read as the declared int
+    # the cell's exception, not papermill's traceback of it
+    assert re.match(r"chapter page.md failed in cell \[\d+\]: AssertionError: n is 2 \(the partly", str(failed.value))
+    assert "\n" not in str(failed.value) and "Traceback" not in str(failed.value)
     assert not out.exists() and (tmp_path / ".out.partial.ipynb").is_file()
     assert C.run_chapter(page, out, {"n": 1}) == out and out.is_file()
     (tmp_path / "plain.md").write_text("# not a notebook\n")

@@ -249,12 +249,10 @@ class RecordOptions:
         """The teacher every student distils from: ``--teacher`` resolved, else this run's trained teacher."""
         if self.teacher is None:
             return self.work_dir() / "teacher" / "last.pt"
+        from sofkd_lib.weights.checkpoint import require_file
         from sofkd_lib.weights.pretrained import resolve_checkpoint
 
-        path = Path(resolve_checkpoint(self.teacher, self.results_root))
-        if not path.is_file():
-            raise RecordError(f"--teacher {self.teacher}: checkpoint not found: {path}")
-        return path
+        return require_file(resolve_checkpoint(self.teacher, self.results_root), f"--teacher {self.teacher}: checkpoint")
 
     def work_dir(self) -> Path:
         return Path(self.work_root or cache_dir() / "recorded-work") / self.run_id
