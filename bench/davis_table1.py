@@ -30,7 +30,6 @@ test score was seen, to fit about 40 core-hours for 3 seeds of the five students
 """
 from __future__ import annotations
 
-import argparse
 import fcntl
 import hashlib
 import json
@@ -42,8 +41,10 @@ import threading
 from pathlib import Path
 
 from bench.miniature import _CLI, OVERRIDES, REPO, Driver, _now
+from sofkd_lib.cli.argtypes import positive_int, seed_list
+from sofkd_lib.cli.main import OneLineParser
 from sofkd_lib.companion.convergence import run_plateau
-from sofkd_lib.companion.record import entry
+from sofkd_lib.companion.recording.options import entry
 from sofkd_lib.companion.room import measure_room, room_verdict
 from sofkd_lib.data.io import write_json_atomic
 from sofkd_lib.engine.config import ConfigError, make_config, parse_overrides
@@ -212,27 +213,32 @@ class DavisDriver(Driver):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.davis_table1", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="python -m bench.davis_table1", description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=("run", "status"))
     parser.add_argument("--root", type=Path, default=ROOT, help=f"checkpoints and log (default {ROOT})")
-    parser.add_argument("--run-id", default=RUN_ID)
-    parser.add_argument("--seeds", default=",".join(map(str, SEEDS)))
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--threads", type=int, default=1, help="threads per job after the room (default 1)")
-    parser.add_argument("--jobs", type=int, default=2, help="students trained at once after the room (default 2)")
-    parser.add_argument("--room-threads", type=int, default=2, help="threads of the room unit (default 2)")
+    parser.add_argument("--run-id", default=RUN_ID, help=f"recorded run name (default {RUN_ID})")
+    parser.add_argument("--seeds", type=seed_list, default=SEEDS, help="students' seeds (default 0,1,2)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="TrainConfig override for every run (kept in ROOT/overrides.json)")
+    parser.add_argument("--threads", type=positive_int, default=1, help="threads per job after the room (default 1)")
+    parser.add_argument("--jobs", type=positive_int, default=2, help="students trained at once after the room (default 2)")
+    parser.add_argument("--room-threads", type=positive_int, default=2, help="threads of the room unit (default 2)")
     args = parser.parse_args(argv)
+    # `kill PID` ends the driver through SystemExit, so the running trainer is stopped and logged with it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    if args.jobs < 1 or args.threads < 1 or args.room_threads < 1:
-        parser.error("--jobs, --threads and --room-threads must be >= 1")
     try:
-        seeds = tuple(int(s) for s in args.seeds.split(","))
         overrides = {"data_root": str(DATA_ROOT), **parse_overrides(args.overrides)}
-    except (ValueError, ConfigError) as exc:
+    except ConfigError as exc:
         parser.error(str(exc))
+    if "seed" in overrides:
+        parser.error("seed is set per run by --seeds")
     stored_path = args.root / OVERRIDES
     stored = json.loads(stored_path.read_text()) if stored_path.is_file() else {}
-    driver = DavisDriver(args.root, args.run_id, seeds, {**stored, **overrides}, args.threads, jobs=args.jobs,
+    clash = {k: (stored[k], v) for k, v in overrides.items() if k in stored and stored[k] != v}
+    if clash:
+        parser.error(f"--set differs from the overrides this run was trained with ({stored_path}): "
+                     + "; ".join(f"{k}: {a!r} stored, {b!r} given" for k, (a, b) in clash.items()))
+    driver = DavisDriver(args.root, args.run_id, args.seeds, {**stored, **overrides}, args.threads, jobs=args.jobs,
                          room_threads=args.room_threads)
     try:
         for unit in driver.units():

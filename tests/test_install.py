@@ -20,7 +20,7 @@ from PIL import Image
 
 from sofkd_lib import settings
 from sofkd_lib.cli.main import main
-from sofkd_lib.companion.record import RecordError, RecordOptions
+from sofkd_lib.companion.recording.options import RecordError, RecordOptions
 from sofkd_lib.weights import pretrained as pretrained_mod
 
 FRAMES, SIZE, SCALE = 5, 32, 4

@@ -57,8 +57,8 @@ def device(text: str) -> str:
 
 
 def seed_list(text: str) -> tuple[int, ...]:
-    """argparse type: ``0,1,2`` or ``0-2`` (:func:`~sofkd_lib.companion.record.parse_seeds`)."""
-    from sofkd_lib.companion.record import RecordError, parse_seeds
+    """argparse type: ``0,1,2`` or ``0-2`` (:func:`~sofkd_lib.companion.recording.options.parse_seeds`)."""
+    from sofkd_lib.companion.recording.options import RecordError, parse_seeds
 
     try:
         return parse_seeds(text)
