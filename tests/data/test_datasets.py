@@ -117,6 +117,39 @@ def test_davis_test_is_test_dev_and_never_val(tmp_path):
         load_split("davis", "testdev", root)
 
 
+def test_our_davis_split_holds_out_test_and_validation_sequences(tmp_path):
+    from sofkd_lib.data.datasets import DAVIS_HELD_OUT, DAVIS_VALIDATION, davis_split_names
+
+    assert not set(DAVIS_HELD_OUT) & set(DAVIS_VALIDATION)
+    val = ["camel", *DAVIS_HELD_OUT, *DAVIS_VALIDATION]
+    root = _davis(tmp_path / "DAVIS", {"train": ["bear", "tennis"], "val": val})
+    assert davis_split_names(root, "train-pool") == ["bear", "tennis", "camel"]
+    assert [c.name for c in load_split("davis", "held-out", root)] == list(DAVIS_HELD_OUT)
+    assert [c.name for c in load_split("davis", "validation", root)] == list(DAVIS_VALIDATION)
+    assert load_split("davis", "held-out", root)[0].source.startswith("davis-2017-val-held-out 480p ")
+    assert set_name("davis", "held-out") == "davis-2017-val-held-out"
+    # A column is its sequences: one missing is an error naming it, never a stand-in.
+    (root / "ImageSets" / "2017" / "val.txt").write_text("".join(f"{x}\n" for x in val if x != "cows"))
+    with pytest.raises(DataError, match="does not list cows"):
+        load_split("davis", "held-out", root)
+    with pytest.raises(ValueError, match="our DAVIS split must be one of"):
+        davis_split_names(root, "val")
+
+
+@pytest.mark.shared_data
+def test_our_davis_split_of_the_shared_subset(shared_data):
+    from sofkd_lib.data.datasets import davis_split_names
+
+    root = shared_data / "davis_subset"
+    if not root.is_dir():
+        pytest.skip(f"no DAVIS subset at {root}")
+    pool = davis_split_names(root, "train-pool")
+    held_out, validation = davis_split_names(root, "held-out"), davis_split_names(root, "validation")
+    # 7 train + 20 val sequences: 5 held out, 2 to validate on, 20 to train on; no sequence in two of them.
+    assert (len(pool), len(held_out), len(validation)) == (20, 5, 2)
+    assert len(set(pool) | set(held_out) | set(validation)) == 27
+
+
 def test_davis10_scenes_from_a_davis_layout_or_scene_folders(tmp_path):
     assert DAVIS10_SCENES == ("boxing", "demolition", "dive-in", "dog-control", "dolphins", "kart-turn",
                               "ocean-birds", "pole-vault", "speed-skating", "wings-turn")
