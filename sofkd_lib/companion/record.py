@@ -61,7 +61,7 @@ from typing import Any
 import torch
 
 from sofkd_lib.companion.tables import TABLE1_ROWS
-from sofkd_lib.data.io import write_atomic, write_json_atomic, write_text_atomic
+from sofkd_lib.data.io import check_writable, write_atomic, write_json_atomic, write_text_atomic
 from sofkd_lib.engine.config import (
     VARIANTS,
     TrainConfig,
@@ -71,6 +71,7 @@ from sofkd_lib.engine.config import (
     student_budget_note,
 )
 from sofkd_lib.engine.config import diff as config_diff
+from sofkd_lib.engine.run_folder import RunFolderInUse
 from sofkd_lib.engine.runtime import hardware
 from sofkd_lib.method.variants import TABLE1, variant_spec
 from sofkd_lib.settings import REPO_ROOT, cache_dir, shared_data_root
@@ -341,13 +342,19 @@ def _train(options: RecordOptions, variant: str, config: TrainConfig, seed: int 
         return log
     teacher, init = _inputs(options, variant, seed)
     start, t0 = _now(), time.perf_counter()
+    in_use = False
     try:
         run_training(config, out, teacher=teacher, init=init, resume="auto", quiet=options.quiet)
+    except RunFolderInUse:
+        in_use = True  # another recorder trains there: the folder's wall-time log is its own
+        raise
     finally:
-        out.mkdir(parents=True, exist_ok=True)
-        log["invocations"].append({"start": start, "end": _now(), "wall_seconds": round(time.perf_counter() - t0, 1),
-                                   "command": options.command, "hardware": hardware()})
-        write_json_atomic(log_path, log)
+        if not in_use:
+            out.mkdir(parents=True, exist_ok=True)
+            log["invocations"].append({"start": start, "end": _now(),
+                                       "wall_seconds": round(time.perf_counter() - t0, 1),
+                                       "command": options.command, "hardware": hardware()})
+            write_json_atomic(log_path, log)
     return log
 
 
@@ -592,6 +599,9 @@ def record(options: RecordOptions, log=print) -> dict[str, dict[str, Any]]:
     scale = first.scale
     if options.teacher is not None:
         options.teacher_checkpoint()  # a missing --teacher fails before any work too
+    check_writable(options.work_dir(), folder=True, what="--work")  # outputs too
+    if not options.train_only:
+        check_writable(options.run_dir(), folder=True, what="--results")
     if options.train_only:
         return _train_only(options, units, configs, log)
     # eval_embedded.json scores the embedded test split, whatever the variants trained on.
