@@ -3,7 +3,8 @@
 An error the user can act on (a bad argument, input, checkpoint or output location,
 a run that diverged) ends every command the same way: one line on stderr,
 ``COMMAND: error: MESSAGE`` naming the file, parameter or value, and exit status 2,
-never a traceback. ``--debug`` re-raises it to show the traceback. Commands check
+never a traceback. ``--debug`` re-raises it to show the traceback. Ctrl-C ends every
+command with ``COMMAND: interrupted`` and exit status 130. Commands check
 their outputs (:func:`sofkd_lib.data.io.check_writable`) before doing any work.
 """
 from __future__ import annotations
@@ -30,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 #: Exit status of every user error (argparse's own, so a bad flag and a bad file read alike).
 USER_ERROR_STATUS = 2
+#: Exit status after Ctrl-C: 128 + SIGINT, as a shell reports a process the signal ended.
+INTERRUPTED_STATUS = 130
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
@@ -82,15 +85,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    keep_freed_memory()
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        return int(importlib.import_module(args._module).run(args) or 0)
-    except user_errors() as exc:
-        if args.debug:
+        args = build_parser().parse_args(argv)
+        keep_freed_memory()
+        try:
+            return int(importlib.import_module(args._module).run(args) or 0)
+        except user_errors() as exc:
+            if args.debug:
+                raise
+            print(f"{args.command}: error: {error_line(exc)}", file=sys.stderr)
+            return USER_ERROR_STATUS
+    except KeyboardInterrupt:
+        # Ctrl-C, also while torch is still being imported: what was being written is cleaned up by the writers.
+        if "--debug" in argv:
             raise
-        print(f"{args.command}: error: {error_line(exc)}", file=sys.stderr)
-        return USER_ERROR_STATUS
+        command = next((a for a in argv if a in COMMANDS), "python -m sofkd_lib")
+        print(f"{command}: interrupted", file=sys.stderr)
+        return INTERRUPTED_STATUS
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch.distributed as dist
 
+from sofkd_lib.cli.argtypes import positive_int
 from sofkd_lib.engine.config import (
     PROFILES,
     VARIANTS,
@@ -50,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--resume", nargs="?", const="yes", choices=("yes", "auto"),
                        help="continue OUT/last.pt ('auto': only if it exists)")
     group.add_argument("--overwrite", action="store_true", help="delete a previous run in OUT first")
-    parser.add_argument("--stop-at", type=int, help="stop after this iteration (last.pt written)")
+    parser.add_argument("--stop-at", type=positive_int, help="stop after this iteration, >= 1 (last.pt written)")
     for name in _FLAG_FIELDS:
         parser.add_argument(f"--{name.replace('_', '-')}", dest=f"flag_{name}", metavar="V",
                             help=f"TrainConfig.{name} (same as --set {name}=V)")
@@ -63,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Errors (bad config, checkpoint or --out, a diverged run) reach :func:`sofkd_lib.cli.main.main`, which reports them."""
-    from sofkd_lib.data.io import check_writable
+    from sofkd_lib.engine.run_folder import check_run_folder
 
     if args.list_fields:
         for name, text in field_help().items():
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     if args.show_config:
         print(json.dumps(config.to_dict(), indent=1))
         return 0
-    check_writable(args.out, folder=True, what="--out")  # before the models and data are loaded
+    check_run_folder(args.out, what="--out")  # before the models and data are loaded
     resume = "overwrite" if args.overwrite else (args.resume or "no")
     result = run_training(config, args.out, args.teacher, args.init, resume, args.stop_at, args.quiet)
     if current_dist().is_main:

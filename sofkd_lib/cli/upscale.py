@@ -5,9 +5,8 @@ import argparse
 
 from sofkd_lib.cli.argtypes import device, even_int, positive_float
 from sofkd_lib.cli.evaluate import model_from_args
-from sofkd_lib.data.io import check_writable
 from sofkd_lib.inference.tiling import TileConfig
-from sofkd_lib.inference.upscale import upscale
+from sofkd_lib.inference.upscale import check_outputs, upscale
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,9 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Errors reach :func:`sofkd_lib.cli.main.main`, the one place that reports them."""
     # Outputs before the model is loaded (upscale checks every input frame before its first output).
-    check_writable(args.output, folder=True, what="-o/--output")
-    if args.video:
-        check_writable(args.video, what="--video")
+    check_outputs(args.input, args.output, args.video, what="-o/--output")
     model, scale = model_from_args(args)
     written = upscale(model, scale, args.input, args.output, tiles=TileConfig(args.tile, args.tile_pad),
                       video=args.video, fps=args.fps, device=args.device, progress=not args.no_progress)

@@ -54,6 +54,7 @@ from sofkd_lib.companion.recording.evaluate import check_teacher_gain, load_colu
 from sofkd_lib.companion.recording.index import check_index, update_index, write_readme
 from sofkd_lib.companion.recording.options import KD_VARIANTS, RecordOptions, entry, variant_config
 from sofkd_lib.companion.recording.train import train_unit
+from sofkd_lib.data.io import check_writable
 
 
 def record(options: RecordOptions, log=print) -> dict[str, dict[str, Any]]:
@@ -71,6 +72,9 @@ def record(options: RecordOptions, log=print) -> dict[str, dict[str, Any]]:
     first = configs[units[0]]
     if options.teacher is not None:
         options.teacher_checkpoint()  # a missing --teacher fails before any work too
+    check_writable(options.work_dir(), folder=True, what="--work")  # outputs too
+    if not options.train_only:
+        check_writable(options.run_dir(), folder=True, what="--results")
     kd = [v for v, _ in units if entry(v).variant in KD_VARIANTS]
     data = None
     if options.train_only:

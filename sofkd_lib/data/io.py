@@ -5,6 +5,7 @@ import json
 import math
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -159,30 +160,79 @@ def video_fps(path: str | os.PathLike) -> float | None:
         return None
 
 
+def non_regular(path: str | os.PathLike) -> str | None:
+    """What ``path`` is when it exists but is not a regular file ("a symbolic link", "a character device",
+    "a folder", …), else None. A symbolic link counts as itself, not as what it points to."""
+    try:
+        mode = os.lstat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    kinds = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"))
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
 def check_writable(path: str | os.PathLike, *, folder: bool = False, what: str = "output") -> Path:
     """Raise :class:`DataError` unless ``path`` can be written; create nothing.
 
-    ``folder`` False: a file (new, or one to replace) whose folder exists or can be
-    made; True: a folder (new or existing). Commands call this on every output before
-    any work, so a bad location costs no compute. ``what`` names the option in messages.
+    ``folder`` False: a file (new, or a regular file to replace) whose folder exists or
+    can be made; True: a folder (new or existing; a symbolic link to a folder is that
+    folder). Anything else that exists (a device, a pipe, a symbolic link to a file) is
+    refused, as the atomic writer would replace it with a regular file. Commands call
+    this on every output before any work, so a bad location costs no compute. ``what``
+    names the option in messages.
     """
     path = Path(path)
-    if path.exists():
-        if folder and not path.is_dir():
-            raise DataError(f"{what} {path} is an existing file, not a folder; give a folder (new or existing)")
-        if not folder and path.is_dir():
-            raise DataError(f"{what} {path} is an existing folder; give a file name (e.g. {path / 'out'}{path.suffix})")
-        where = path if folder else path.parent
+    kind = non_regular(path)
+    if folder and path.is_dir():
+        where = path
+    elif folder and (kind or path.exists()):
+        raise DataError(f"{what} {path} is {kind or 'an existing file'}, not a folder; "
+                        f"give a folder (new or existing)")
+    elif kind == "a folder":
+        raise DataError(f"{what} {path} is an existing folder; give a file name (e.g. {path / 'out'}{path.suffix})")
+    elif kind:
+        raise DataError(f"{what} {path} is {kind}, not a regular file; it is never replaced: give another path")
+    elif path.exists():
+        where = path.parent
     else:
         where = path.parent
         while not where.exists() and where != where.parent:  # nearest existing ancestor: folders made from there
             where = where.parent
         if not where.is_dir():
-            raise DataError(f"{what} {path}: {where} is a file, so no folder can be made inside it; "
-                            f"choose another location")
+            raise DataError(f"{what} {path}: {where} is {non_regular(where) or 'a file'}, so no folder can be "
+                            f"made inside it; choose another location")
     if not os.access(where, os.W_OK | os.X_OK):
         raise DataError(f"{what} {path}: no permission to write in {where}; choose another location")
     return path
+
+
+def _temporary_affixes(path: Path) -> tuple[str, str]:
+    """(prefix, suffix) of :func:`write_atomic`'s temporary for ``path``: hidden, ``path``'s suffix kept."""
+    return f".{path.stem}.", path.suffix
+
+
+def atomic_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Temporaries :func:`write_atomic` left beside ``path`` (a writer killed mid-write, e.g. by SIGKILL).
+
+    Only the caller knows no live writer is using them (a run folder's lock does).
+    """
+    path = Path(path)
+    prefix, suffix = _temporary_affixes(path)
+    pattern = re.compile(re.escape(prefix) + r"[a-z0-9_]{8}" + re.escape(suffix))  # mkstemp's 8 random characters
+    try:
+        names = os.listdir(path.parent)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [path.parent / name for name in sorted(names) if pattern.fullmatch(name)]
+
+
+def _refuse_non_regular(path: Path) -> None:
+    kind = non_regular(path)
+    if kind:
+        raise DataError(f"{path} is {kind}, not a regular file; not replaced")
 
 
 def write_atomic(path: str | os.PathLike, write: Callable[[Path], None], *, fsync: bool = False) -> Path:
@@ -193,10 +243,15 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None], *, fsyn
     The temporary keeps ``path``'s suffix (writers that pick a format by suffix, such as
     ``np.save``, see the right one). ``fsync`` flushes it to disk before the rename
     (checkpoints: a crash right after the rename must not leave an empty file).
+    A ``path`` that exists and is not a regular file (a device, a pipe, a symbolic link,
+    a folder) raises :class:`DataError` and is left as it is: a rename would replace it.
+    An OSError that names no file (a full disk seen by a writer) is given ``path``'s name.
     """
     path = Path(path)
+    _refuse_non_regular(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    prefix, suffix = _temporary_affixes(path)
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
     os.close(fd)
     try:
         write(Path(tmp))
@@ -204,9 +259,12 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None], *, fsyn
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; give the usual permissions
+        _refuse_non_regular(path)  # again: something may have appeared there while ``write`` ran
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.strerror and exc.filename in (None, tmp):
+            exc.filename = str(path)  # the temporary is gone: name the file the user asked for
         raise
     return path
 

@@ -30,6 +30,7 @@ Multi-process data parallel: ``torchrun --nproc_per_node N -m sofkd_lib train â€
 """
 from __future__ import annotations
 
+import errno
 import io
 import math
 import os
@@ -65,7 +66,9 @@ from sofkd_lib.engine.distributed import (
 from sofkd_lib.engine.prefetch import PrefetchSource
 from sofkd_lib.engine.run_folder import (
     CsvLog,
+    RunFolderLock,
     TrainResult,
+    check_run_folder,
     kept_checkpoint,
     last_logged,
     prepare_out_dir,
@@ -186,25 +189,30 @@ def train(config: TrainConfig, source: BatchSource, out_dir: str | os.PathLike, 
     with its own ``source``; rank 0 writes the files. Raises
     :class:`NonFiniteLossError` on a NaN/inf loss, or on NaN/inf weights due to be
     validated or checkpointed, without touching ``last.pt``: a kept checkpoint is finite.
+    The run folder is held by this process for the call (:class:`RunFolderLock`): a second
+    trainer on it is refused with :class:`~sofkd_lib.engine.run_folder.RunFolderInUse`.
     """
-    run = TrainingRun(config, source, Path(out_dir), teacher=teacher, init=init, validate=validate,
-                      resume=resume, stop_at=stop_at, quiet=quiet, device=device)
-    try:
-        for it in range(run.start + 1, run.end + 1):
-            run.optimise(it)  # one step of the variant's equation (sofkd_lib.method.distill)
-            checkpoint_now = it % config.checkpoint_every == 0 or it == run.end
-            validate_now = run.has_validation and (it % config.val_every == 0 or it == run.total)
-            if checkpoint_now or validate_now:
-                run.refuse_non_finite_weights(it)  # a finite loss can still leave inf/NaN weights
-            if it % config.log_every == 0 or checkpoint_now:
-                run.log_losses(it)
-            if validate_now:
-                run.validate(it)  # and best.pt when the score improved
-            if checkpoint_now:
-                run.save_checkpoint("last.pt", it)
-    finally:
-        run.close()
-    return run.finish()
+    if stop_at is not None and stop_at < 1:
+        raise ValueError(f"stop_at (--stop-at) must be at least 1, got {stop_at}")
+    with RunFolderLock(out_dir, enabled=current_dist().is_main) as lock:  # released on any exit
+        run = TrainingRun(config, source, Path(out_dir), lock, teacher=teacher, init=init, validate=validate,
+                          resume=resume, stop_at=stop_at, quiet=quiet, device=device)
+        try:
+            for it in range(run.start + 1, run.end + 1):
+                run.optimise(it)  # one step of the variant's equation (sofkd_lib.method.distill)
+                checkpoint_now = it % config.checkpoint_every == 0 or it == run.end
+                validate_now = run.has_validation and (it % config.val_every == 0 or it == run.total)
+                if checkpoint_now or validate_now:
+                    run.refuse_non_finite_weights(it)  # a finite loss can still leave inf/NaN weights
+                if it % config.log_every == 0 or checkpoint_now:
+                    run.log_losses(it)
+                if validate_now:
+                    run.validate(it)  # and best.pt when the score improved
+                if checkpoint_now:
+                    run.save_checkpoint("last.pt", it)
+        finally:
+            run.close()
+        return run.finish()
 
 
 class TrainingRun:
@@ -213,11 +221,11 @@ class TrainingRun:
 
     Setup order is part of the result (it fixes the RNG streams): inputs checked and models
     built from ``config.seed`` (:func:`~sofkd_lib.method.distill.prepare_models`) before any
-    file is touched, the run folder's resume mode, the optimiser, then the NumPy/Python seeds,
-    then a resumed run's states.
+    file is touched, the run folder's lock (``lock``, acquired here) and resume mode, the
+    optimiser, then the NumPy/Python seeds, then a resumed run's states.
     """
 
-    def __init__(self, config: TrainConfig, source: BatchSource, out_dir: Path, *,
+    def __init__(self, config: TrainConfig, source: BatchSource, out_dir: Path, lock: RunFolderLock, *,
                  teacher: SOFVSR | str | os.PathLike | None, init: SOFVSR | str | os.PathLike | None,
                  validate: Validator | None, resume: str, stop_at: int | None, quiet: bool,
                  device: torch.device | None):
@@ -235,7 +243,9 @@ class TrainingRun:
             if model is not None:
                 use_fast_execution(model)
         if info.is_main:
+            check_run_folder(out_dir)
             out_dir.mkdir(parents=True, exist_ok=True)
+            lock.acquire()
         resuming = broadcast_object(prepare_out_dir(out_dir, resume) if info.is_main else None, info)
         # Only rank 0 validates; all ranks must agree on when (the checkpoint payload is collective).
         self.has_validation = bool(config.val_every) and bool(broadcast_object(validate is not None, info))
@@ -252,6 +262,7 @@ class TrainingRun:
         self.source = source
         if checkpoint is not None:
             self._restore(checkpoint)
+        self.saved: int | None = self.start if resuming else None  # iteration of the last.pt on disk
         self.step, self.autocast = self._wrap_step()
         self.total = config.total_iterations
         self.end = self.total if stop_at is None else min(self.total, stop_at)
@@ -375,7 +386,15 @@ class TrainingRun:
         """Write ``name`` (rank 0); every rank takes part, as the payload gathers their RNG states."""
         data = self.payload(it)
         if self.info.is_main:
-            save_atomic(data, self.out_dir / name)
+            try:
+                save_atomic(data, self.out_dir / name)
+            except OSError as exc:  # e.g. a full disk: the atomic writer kept the old file
+                kept = f"last.pt of iteration {self.saved}" if self.saved is not None else "no last.pt yet"
+                fix = "free some space, then" if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else "then"
+                raise OSError(f"run folder {self.out_dir}: cannot write {name} ({exc.strerror or exc}); it keeps "
+                              f"{kept}: {fix} resume (--resume)") from exc
+            if name == "last.pt":
+                self.saved = it
 
     def payload(self, iteration: int) -> dict[str, Any]:
         """The checkpoint dict (:mod:`sofkd_lib.weights.checkpoint`) at ``iteration``."""
@@ -470,11 +489,14 @@ def run_training(config: TrainConfig, out_dir: str | os.PathLike, teacher: str |
                  quiet: bool = False) -> TrainResult:
     """Train on the data ``config`` names (the CLI's and the notebook's entry point).
 
-    Inputs are checked (:func:`prepare_models`) before the data is loaded.
+    Inputs and the run folder (:func:`check_run_folder`: a folder another trainer holds is
+    refused) are checked before the data is loaded.
     """
     info = init_distributed(config.device)
     device = resolve_device(config.device, info)
     prepare_models(config, teacher, init)  # fail fast: before loading any data
+    if info.is_main:
+        check_run_folder(out_dir)
     source = make_source(config, info)
     validate = make_validator(config, device) if info.is_main else None
     return train(config, source, out_dir, teacher=teacher, init=init, validate=validate, resume=resume,

@@ -24,6 +24,7 @@ from sofkd_lib.data.io import (
     DataError,
     check_writable,
     list_images,
+    non_regular,
     read_image,
     video_fps,
     write_image,
@@ -168,6 +169,27 @@ def upscale_window(model: Any, window: list[np.ndarray], scale: int, tiles: Tile
     return compose_rgb(sr.double().cpu().numpy(), window[c], scale)
 
 
+def check_outputs(source: str | Path, out_dir: str | Path, video: str | Path | None = None, *,
+                  what: str = "output folder") -> Path:
+    """Raise :class:`DataError` unless ``out_dir`` (and ``video``) can be written: before any work.
+
+    :func:`~sofkd_lib.data.io.check_writable`, and ``out_dir`` neither the input folder nor
+    inside it, where the SR frames would mix with the frames they come from (nor ``video``
+    the input video).
+    """
+    out_dir = check_writable(out_dir, folder=True, what=what)
+    if video is not None:
+        check_writable(video, what="--video")
+    src, out = Path(source).resolve(), out_dir.resolve()
+    if video is not None and Path(video).resolve() == src:
+        raise DataError(f"--video {video} is the input video; it would be replaced: choose another file")
+    if src.is_dir() and (out == src or src in out.parents):
+        where = "the input folder" if out == src else f"inside the input folder {source}"
+        raise DataError(f"{what} {out_dir} is {where}; the SR frames would mix with the input frames: "
+                        f"choose a folder outside it")
+    return out_dir
+
+
 def upscale(model: Any, scale: int, source: str | Path, out_dir: str | Path, *, tiles: TileConfig | None = None,
             video: str | Path | None = None, fps: float | None = None, device: str | torch.device = "cpu",
             progress: bool = True) -> list[Path]:
@@ -180,12 +202,15 @@ def upscale(model: Any, scale: int, source: str | Path, out_dir: str | Path, *, 
     from tqdm.auto import tqdm
 
     tiles = tiles or TileConfig()
-    out_dir = Path(out_dir)
-    check_writable(out_dir, folder=True, what="output folder")
-    if video is not None:
-        check_writable(video, what="--video")
+    out_dir = check_outputs(source, out_dir, video)
     n, h, w = check_input(source)
     frames, names, src_fps = iter_frames(source)
+    stems = [f"{name}_x{scale}" for name in names] if names is not None else [f"frame_{t + 1:05d}" for t in range(n)]
+    for stem in stems:  # a frame must not replace a link, a device or a folder already there
+        kind = non_regular(out_dir / f"{stem}.png")
+        if kind:
+            raise DataError(f"output {out_dir / f'{stem}.png'} is {kind}, not a regular file; it is never replaced: "
+                            f"choose another output folder")
     n_frames = 3 if model == BICUBIC else int(model.n_frames)
     per_frame = 1 if model == BICUBIC else tile_count(h, w, tiles)
     created = not out_dir.exists()
@@ -200,7 +225,7 @@ def upscale(model: Any, scale: int, source: str | Path, out_dir: str | Path, *, 
 
     def produce() -> Iterator[np.ndarray]:
         for t, window in mirrored_windows(frames, n_frames):
-            stem = f"{names[t]}_x{scale}" if names is not None else f"frame_{t + 1:05d}"
+            stem = stems[t]
             rgb = upscale_window(model, window, scale, tiles, device, on_tile=lambda: bar.update(1),
                                  what=f"frame {t + 1} ({stem})")
             path = out_dir / f"{stem}.png"
@@ -215,7 +240,7 @@ def upscale(model: Any, scale: int, source: str | Path, out_dir: str | Path, *, 
         else:
             for _ in produce():
                 pass
-    except Exception:
+    except BaseException:  # Ctrl-C too
         for path in written:
             path.unlink(missing_ok=True)
         if created and not any(out_dir.iterdir()):

@@ -255,10 +255,42 @@ def check_finite(state: Mapping[str, Any], source: str) -> None:
 
 
 def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
-    """``torch.save`` atomically and fsync'ed (:func:`sofkd_lib.data.io.write_atomic`)."""
+    """``torch.save`` atomically and fsync'ed (:func:`sofkd_lib.data.io.write_atomic`).
+
+    A failed write (a full disk) raises OSError naming ``path``, the old file kept.
+    """
     from sofkd_lib.data.io import write_atomic
 
-    return write_atomic(path, lambda tmp: torch.save(obj, tmp), fsync=True)
+    def write(tmp: Path) -> None:
+        # torch's writer reports a failed write (a full disk) as a RuntimeError ("unexpected pos …") that
+        # names neither the file nor the cause: writing through Python keeps the OSError to raise instead.
+        with open(tmp, "wb") as fh:
+            sink = _KeepWriteError(fh)
+            try:
+                torch.save(obj, sink)
+            except RuntimeError:
+                if sink.error is None:
+                    raise
+                raise sink.error from None
+
+    return write_atomic(path, write, fsync=True)
+
+
+class _KeepWriteError:
+    """A binary file for ``torch.save`` that remembers the OSError of a failed write."""
+
+    def __init__(self, fh: Any):
+        self.fh, self.error = fh, None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.fh.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        self.fh.flush()
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu",

@@ -8,9 +8,12 @@ that the output location was checked first, before any loading or work.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -36,6 +39,7 @@ from sofkd_lib.weights.checkpoint import (
 )
 from sofkd_lib.weights.official import _PREFIXES, load_official
 from sofkd_lib.weights.pretrained import RECORDED_ENV
+from tests.special_files import identity, make_special
 
 FRAMES, SIZE = 5, 32
 
@@ -121,7 +125,19 @@ def env(tmp_path_factory) -> dict[str, str]:
                  "oldrun", "recorded"):
         paths[Path(name).stem] = root / name
     paths.update(_inputs_29b(root))
+    # issue 29: outputs that are not regular files, and run folders another live process holds
+    paths.update(make_special(root / "special"))  # chardev (as root), fifo, symlink, dangling
+    (root / "linkrun").mkdir()
+    (root / "linkrun" / "last.pt").symlink_to(root / "tiny.pt")
+    holder = f"{os.getppid()} {socket.gethostname()}\n"  # pytest's parent: alive while the table runs
+    for run in ("heldrun", "heldwork/r/teacher"):
+        (root / run).mkdir(parents=True)
+        (root / run / ".lock").write_text(holder)
+    paths.update(linkrun=root / "linkrun", heldrun=root / "heldrun", heldwork=root / "heldwork", ppid=os.getppid())
     return {k: str(v) for k, v in paths.items()}
+
+
+SPECIAL = ("chardev", "fifo", "symlink", "dangling", "linkrun/last.pt", "heldrun/.lock", "heldwork/r/teacher/.lock")
 
 
 @dataclass(frozen=True)
@@ -246,6 +262,45 @@ CASES = [
     Case("h-upscale-odd-tile", UP + " -o {out}/sr --checkpoint bicubic --tile 5", 2,
          "argument --tile: must be even and at least 2, got 5", (SR_OUT,)),
     Case("h-unknown-option", "evaluate --checkpoint bicubic --bogus", 2, "unrecognized arguments: --bogus"),
+    # ---- issue 29, part A -------------------------------------------------------------------------------
+    # 1. an output that exists and is not a regular file (a device, a FIFO, a symbolic link) is refused before
+    # any work (the bad checkpoint is never read) and stays what it was (checked after every row)
+    Case("i29-1-evaluate-output-char-device", EVAL + " --checkpoint {nan} --output {chardev}", 2,
+         "--output {chardev} is a character device, not a regular file"),
+    Case("i29-1-evaluate-output-symlink", EVAL + " --checkpoint {nan} --output {symlink}", 2,
+         "--output {symlink} is a symbolic link, not a regular file"),
+    Case("i29-1-evaluate-output-dangling-symlink", EVAL + " --checkpoint {nan} --output {dangling}", 2,
+         "--output {dangling} is a symbolic link, not a regular file"),
+    Case("i29-1-export-onnx-fifo", "export --checkpoint {nan} --onnx {fifo}", 2,
+         "--onnx {fifo} is a named pipe (FIFO), not a regular file"),
+    Case("i29-1-upscale-video-char-device", UP + " -o {out}/sr --video {chardev} --checkpoint {nan}", 2,
+         "--video {chardev} is a character device, not a regular file", (SR_OUT,)),
+    Case("i29-1-upscale-output-char-device", UP + " -o {chardev} --checkpoint {nan}", 2,
+         "-o/--output {chardev} is a character device, not a folder"),
+    Case("i29-1-train-out-fifo", TRAIN_TINY + " --variant teacher --out {fifo}", 2,
+         "--out {fifo} is a named pipe (FIFO), not a folder"),
+    Case("i29-1-train-last-pt-symlink", TRAIN_TINY + " --variant teacher --out {linkrun} --resume", 2,
+         "--out {linkrun}: {linkrun}/last.pt is a symbolic link, not a regular file"),
+    Case("i29-1-record-work-char-device", "record --run-id r --profile smoke --variants teacher --work {chardev} "
+         "--results {out}/res", 2, "--work {chardev}/r: {chardev} is a character device", ("{out}/res",)),
+    # 4. a run folder another live process holds (its lock names pytest's parent pid) is refused
+    Case("i29-4-train-folder-held", TRAIN_TINY + " --variant teacher --out {heldrun}", 2,
+         "run folder {heldrun} is in use by pid {ppid}", ("{heldrun}/config.json", "{heldrun}/metrics.csv")),
+    Case("i29-4-record-folder-held", "record --run-id r --profile smoke --variants teacher --train-only --quiet "
+         "--work {heldwork} dataset=synthetic teacher_channels=8 patch_size=8 iterations=1 val_every=0", 2,
+         "run folder {heldwork}/r/teacher is in use by pid {ppid}", ("{heldwork}/r/teacher/record_wall.json",)),
+    # 9. --stop-at below 1
+    Case("i29-9-train-stop-at-0", TRAIN_TINY + " --variant teacher --out {out}/run --stop-at 0", 2,
+         "argument --stop-at: must be at least 1, got 0", ("{out}/run",)),
+    Case("i29-9-train-stop-at-negative", TRAIN_TINY + " --variant teacher --out {out}/run --stop-at -3", 2,
+         "argument --stop-at: must be at least 1, got -3", ("{out}/run",)),
+    # 11. upscale -o the input folder or inside it
+    Case("i29-11-upscale-output-is-the-input", UP + " -o {frames} --checkpoint {nan}", 2,
+         "-o/--output {frames} is the input folder; the SR frames would mix with the input frames",
+         ("{frames}/f1_x2.png",)),
+    Case("i29-11-upscale-output-inside-the-input", UP + " -o {frames}/sr --checkpoint {nan}", 2,
+         "-o/--output {frames}/sr is inside the input folder {frames}", ("{frames}/sr",)),
+    # ---- end of issue 29, part A ------------------------------------------------------------------------
 ]
 
 # --------------------------------------------------------------------------- issue 29, part B
@@ -341,8 +396,15 @@ def test_bad_input_table(case, env, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv(RECORDED_ENV, env["recorded"])
     monkeypatch.setenv(RUNS_ENV, str(tmp_path / "runs"))  # no runs: the book's own never reach a row
     names = {**env, "out": str(tmp_path)}
+    for key in re.findall(r"{(\w+)}", case.argv):
+        if key not in names:
+            pytest.skip(f"no {key} could be made here (mknod needs root)")
     argv = [part.format(**names) for part in case.argv.split()]
+    root = Path(env["afile"]).parent
+    before = {name: identity(root / name) for name in SPECIAL if os.path.lexists(root / name)}
     status, out, err = run_cli(argv, capsys)
+    # Nothing outside the output path is touched: the special files stay what they were.
+    assert {name: identity(root / name) for name in before} == before
     assert status == case.status, err
     fragment = case.fragment.format(**names)
     assert "Traceback" not in err
@@ -501,3 +563,115 @@ def test_end_to_end_exit_status_and_no_traceback(env, tmp_path):
     for (status, out, err), expected in zip(results, ("is empty (0 bytes)", "is a file, so no folder")):
         assert status == 2 and "Traceback" not in err and out == ""
         assert len(err.strip().splitlines()) == 1 and expected in err, err
+
+
+# ---- issue 29, part A: what a row cannot express ---------------------------------------------------------------
+TRAIN_ARGS = ["--variant", "teacher", "--profile", "smoke", "--dataset", "synthetic", "--quiet", "--set",
+              "teacher_channels=8", "--patch-size", "8", "--set", "checkpoint_every=1", "--set", "val_every=0"]
+
+
+def test_full_disk_during_a_checkpoint_save_keeps_the_previous_last_pt(tmp_path, capsys, monkeypatch):
+    """6. The disk fills while last.pt of iteration 2 is written: one line naming the run folder, exit 2,
+    last.pt of iteration 1 kept byte for byte, no temporary left."""
+    run, real, seen = tmp_path / "run", torch.save, {}
+
+    def fills_the_disk(obj, f, *args, **kwargs):
+        if isinstance(obj, dict) and obj.get("iteration") == 2:
+            seen["kept"] = (run / "last.pt").read_bytes()
+            (f.write if hasattr(f, "write") else Path(f).write_bytes)(b"half a checkpoint")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", fills_the_disk)
+    status, out, err = run_cli(["train", *TRAIN_ARGS, "--iterations", "3", "--out", str(run)], capsys)
+    assert status == 2 and out == "" and "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0] == (f"train: error: run folder {run}: cannot write last.pt (No space left on device); it keeps "
+                        f"last.pt of iteration 1: free some space, then resume (--resume)")
+    assert (run / "last.pt").read_bytes() == seen["kept"]
+    assert sorted(p.name for p in run.iterdir()) == ["config.json", "last.pt", "metrics.csv", "validation.csv"]
+
+
+def test_a_checkpoint_write_killed_by_sigkill_leaves_nothing_after_the_next_run(tmp_path, capsys):
+    """11. A trainer killed (SIGKILL) mid-write of last.pt leaves its hidden temporary and its lock; the next
+    run on the folder takes the stale lock over with a note, removes the temporary and resumes."""
+    run = tmp_path / "run"
+    script = ("import os, signal, sys, torch\n"
+              "from sofkd_lib.cli.main import main\n"
+              "real = torch.save\n"
+              "def killed(obj, f, *a, **k):\n"
+              "    if isinstance(obj, dict) and obj.get('iteration') == 2:\n"
+              "        f.write(b'half a checkpoint'); f.flush(); os.kill(os.getpid(), signal.SIGKILL)\n"
+              "    return real(obj, f, *a, **k)\n"
+              "torch.save = killed\n"
+              "sys.exit(main(sys.argv[1:]))\n")
+    proc = subprocess.Popen([sys.executable, "-c", script, "train", *TRAIN_ARGS, "--iterations", "3", "--out",
+                             str(run)], env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, stderr=subprocess.PIPE)
+    _, child_err = proc.communicate(timeout=300)
+    assert proc.returncode == -signal.SIGKILL, child_err
+    hidden = sorted(p.name for p in run.iterdir() if p.name.startswith("."))
+    assert len(hidden) == 2 and re.fullmatch(r"\.last\.\w{8}\.pt", hidden[0]) and hidden[1] == ".lock", hidden
+    assert (run / ".lock").read_text().split()[0] == str(proc.pid)
+    status, out, err = run_cli(["train", *TRAIN_ARGS, "--iterations", "3", "--out", str(run), "--resume"], capsys)
+    assert status == 0 and "teacher: 3/3 iterations" in out
+    assert f"note: {run} was held by pid {proc.pid}, which is no longer running; taking it over" in err
+    assert not [p.name for p in run.iterdir() if p.name.startswith(".")]
+    assert load_weights_file(run / "last.pt")["iteration"] == 3
+
+
+def test_ctrl_c_ends_a_command_in_one_line_with_status_130_and_upscale_removes_its_frames(env, tmp_path, capsys,
+                                                                                            monkeypatch):
+    """11. Ctrl-C while upscale writes frame 3: "upscale: interrupted", 130, the frames it wrote removed, the
+    user's file kept; in train: the lock released and last.pt of the last save kept."""
+    from sofkd_lib.engine import train as T
+    from sofkd_lib.inference import upscale as U
+
+    out, real, calls = tmp_path / "sr", U.write_image, []
+    out.mkdir()
+    (out / "mine.txt").write_text("keep")
+
+    def ctrl_c_at_frame_3(path, rgb):
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        real(path, rgb)
+
+    monkeypatch.setattr(U, "write_image", ctrl_c_at_frame_3)
+    status, stdout, err = run_cli(["upscale", env["frames"], "-o", str(out), "--checkpoint", "bicubic",
+                                   "--no-progress"], capsys)
+    assert (status, stdout, err) == (130, "", "upscale: interrupted\n")
+    assert len(calls) == 3 and [p.name for p in out.iterdir()] == ["mine.txt"]
+
+    real_optimise = T.TrainingRun.optimise
+
+    def ctrl_c_at_iteration_3(self, it):
+        if it == 3:
+            raise KeyboardInterrupt
+        real_optimise(self, it)
+
+    monkeypatch.setattr(T.TrainingRun, "optimise", ctrl_c_at_iteration_3)
+    run = tmp_path / "run"
+    status, stdout, err = run_cli(["train", *TRAIN_ARGS, "--iterations", "4", "--out", str(run)], capsys)
+    assert (status, stdout, err) == (130, "", "train: interrupted\n")
+    assert not (run / ".lock").exists() and load_weights_file(run / "last.pt")["iteration"] == 2
+
+
+def test_upscale_full_disk_names_the_frame_and_removes_what_it_wrote(env, tmp_path, capsys, monkeypatch):
+    """11. The disk fills while frame 3 is written: the message names that file; frames 1-2 are removed."""
+    real, calls = Image.Image.save, []
+
+    def fills_the_disk(self, fp, *args, **kwargs):
+        calls.append(fp)
+        if len(calls) == 3:
+            Path(fp).write_bytes(b"half a png")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(self, fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", fills_the_disk)
+    out = tmp_path / "sr"
+    status, stdout, err = run_cli(["upscale", env["frames"], "-o", str(out), "--checkpoint", "bicubic",
+                                   "--no-progress"], capsys)
+    assert (status, stdout) == (2, "")
+    assert err == f"upscale: error: {out / 'f3_x4.png'}: No space left on device\n"
+    assert not out.exists()

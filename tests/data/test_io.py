@@ -1,8 +1,14 @@
-"""Frame I/O: natural sort, image modes, validation errors, video round trip, atomic writes."""
+"""Frame I/O: natural sort, image modes, validation errors, video round trip, atomic writes, outputs checked."""
 from __future__ import annotations
 
+import errno
 import os
+import re
+import signal
+import stat
 import struct
+import subprocess
+import sys
 import zlib
 
 import numpy as np
@@ -10,7 +16,18 @@ import pytest
 from PIL import Image
 
 from sofkd_lib.data import DataError, read_frames, read_image, read_video
-from sofkd_lib.data.io import current_umask, natural_sorted, write_atomic, write_image, write_video
+from sofkd_lib.data.io import (
+    atomic_temporaries,
+    check_writable,
+    current_umask,
+    natural_sorted,
+    write_atomic,
+    write_image,
+    write_text_atomic,
+    write_video,
+)
+from sofkd_lib.settings import REPO_ROOT
+from tests.special_files import identity, make_special, need
 
 
 def _png16_rgb(path, arr16):
@@ -118,3 +135,73 @@ def test_written_files_follow_the_umask_read_without_changing_it(tmp_path):
         assert (tmp_path / "x.txt").stat().st_mode & 0o777 == 0o640
     finally:
         os.umask(before)
+
+
+# --------------------------------------------------------------------------- outputs that are not regular files
+KINDS = {"chardev": "a character device", "fifo": "a named pipe (FIFO)", "symlink": "a symbolic link",
+         "dangling": "a symbolic link"}
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_an_output_that_is_not_a_regular_file_is_refused_and_left_as_it_is(tmp_path, kind):
+    """check_writable refuses it naming it (as a file and as a folder); the atomic writer never renames over it."""
+    made = make_special(tmp_path / "special")
+    path = need(made, kind)
+    before = identity(path)
+    with pytest.raises(DataError, match=rf"^--output {path} is {re.escape(KINDS[kind])}, not a regular file"):
+        check_writable(path, what="--output")
+    with pytest.raises(DataError, match=rf"^-o {path} is {re.escape(KINDS[kind])}, not a folder"):
+        check_writable(path, folder=True, what="-o")
+    with pytest.raises(DataError, match=rf"^{path} is {re.escape(KINDS[kind])}, not a regular file; not replaced"):
+        write_text_atomic(path, "replaced\n")
+    assert identity(path) == before
+    assert (tmp_path / "special" / "target.txt").read_text() == "the link's target\n"
+    assert sorted(p.name for p in (tmp_path / "special").iterdir()) == sorted([*made, "target.txt"])  # no temporary
+
+
+def test_a_link_to_a_folder_is_that_folder(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    assert check_writable(tmp_path / "link", folder=True) == tmp_path / "link"
+    with pytest.raises(DataError, match="is a symbolic link, not a regular file"):
+        check_writable(tmp_path / "link")
+
+
+def test_something_appearing_at_the_target_during_the_write_is_not_replaced(tmp_path):
+    path = tmp_path / "out.json"
+
+    def write(tmp):
+        tmp.write_text("{}")
+        os.mkfifo(path)  # made by someone else while this write ran
+
+    with pytest.raises(DataError, match="is a named pipe"):
+        write_atomic(path, write)
+    assert stat.S_ISFIFO(os.lstat(path).st_mode) and [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_a_full_disk_is_reported_naming_the_target_not_the_temporary(tmp_path):
+    write_text_atomic(tmp_path / "r.json", "old\n")
+
+    def fill_the_disk(tmp):
+        tmp.write_text("half")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with pytest.raises(OSError) as caught:
+        write_atomic(tmp_path / "r.json", fill_the_disk)
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(tmp_path / "r.json")
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"] and (tmp_path / "r.json").read_text() == "old\n"
+
+
+def test_the_temporary_of_a_write_killed_by_sigkill_is_found(tmp_path):
+    """A real SIGKILL mid-write leaves a hidden temporary; atomic_temporaries finds it and nothing else."""
+    script = ("import os, signal, sys; from sofkd_lib.data.io import write_atomic\n"
+              "def die(tmp): tmp.write_bytes(b'half'); os.kill(os.getpid(), signal.SIGKILL)\n"
+              "write_atomic(sys.argv[1], die)\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path / "last.pt")], env=env, timeout=120)
+    assert proc.returncode == -signal.SIGKILL
+    for name in (".last.pt", ".last.abcdefgh.pt.bak", ".lastx.abcdefgh.pt", ".best.abcdefgh.pt", "last.abcdefgh.pt"):
+        (tmp_path / name).write_bytes(b"not a leftover of last.pt")
+    left = atomic_temporaries(tmp_path / "last.pt")
+    assert len(left) == 1 and left[0].read_bytes() == b"half" and re.fullmatch(r"\.last\.\w{8}\.pt", left[0].name)
+    assert atomic_temporaries(tmp_path / "best.pt") == [tmp_path / ".best.abcdefgh.pt"]

@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import csv
 import math
+import os
+import socket
+import subprocess
+import sys
 
 import pytest
 import torch
 
 from sofkd_lib.engine import distributed as DI
 from sofkd_lib.engine import run_folder as RF
+from sofkd_lib.engine import sources as S
 from sofkd_lib.engine import train as T
 from sofkd_lib.engine.config import ConfigError
 from sofkd_lib.method import distill as D
@@ -314,3 +319,61 @@ def test_compile_and_prefetch_are_cuda_settings_ignored_on_cpu(tmp_path, monkeyp
     assert calls == [] and states_equal(eager, flagged)
     # A speed setting: a run may resume with it switched.
     T.train(tiny("teacher", iterations=3), source(), tmp_path / "flagged", resume="yes", quiet=True)
+
+
+# --------------------------------------------------------------------------- the run folder: one trainer, its leftovers
+class _Interrupted(S.SyntheticSource):
+    """Batches until the ``at``-th, where Ctrl-C arrives; notes the run folder's lock as it was while training."""
+
+    def __init__(self, lock, at: int):
+        super().__init__(scale=4, patch_size=8, n_frames=3, seed=1)
+        self.lock, self.at, self.calls, self.seen = lock, at, 0, None
+
+    def sample(self, batch_size):
+        self.calls += 1
+        self.seen = self.lock.read_text() if self.lock.exists() else None
+        if self.calls == self.at:
+            raise KeyboardInterrupt
+        return super().sample(batch_size)
+
+
+def test_the_run_folder_is_held_while_training_and_released_even_on_ctrl_c(tmp_path):
+    out = tmp_path / "run"
+    src = _Interrupted(out / RF.LOCK_NAME, at=3)
+    with pytest.raises(KeyboardInterrupt):
+        T.train(tiny("teacher", iterations=4, checkpoint_every=1), src, out, quiet=True)
+    assert src.seen is not None and src.seen.split()[0] == str(os.getpid())
+    assert load_checkpoint(out / "last.pt")["iteration"] == 2  # the last save before Ctrl-C
+    assert not (out / RF.LOCK_NAME).exists()
+    T.train(tiny("teacher", iterations=4), source(), out, resume="yes", quiet=True)  # the folder is free again
+    assert not (out / RF.LOCK_NAME).exists() and load_checkpoint(out / "last.pt")["iteration"] == 4
+
+
+def test_a_second_trainer_is_refused_before_it_writes_anything(tmp_path):
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        out = tmp_path / "run"
+        out.mkdir()
+        (out / RF.LOCK_NAME).write_text(f"{sleeper.pid} {socket.gethostname()}\n")
+        with pytest.raises(RF.RunFolderInUse, match=f"run folder {out} is in use by pid {sleeper.pid}"):
+            T.train(tiny("teacher", iterations=2), source(), out, quiet=True)
+        assert [p.name for p in out.iterdir()] == [RF.LOCK_NAME]
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_resume_removes_what_a_killed_checkpoint_write_left(tmp_path):
+    out = tmp_path / "run"
+    T.train(tiny("teacher", iterations=3), source(), out, stop_at=2, quiet=True)
+    (out / ".last.k1ll3d00.pt").write_bytes(b"half a checkpoint")  # the temporary of a write SIGKILL stopped
+    T.train(tiny("teacher", iterations=3), source(), out, resume="yes", quiet=True)
+    assert sorted(p.name for p in out.iterdir()) == sorted(["last.pt", "metrics.csv", "validation.csv",
+                                                            "config.json", "summary.json"])
+
+
+@pytest.mark.parametrize("stop_at", [0, -1])
+def test_stop_at_below_one_is_refused_before_any_file(tmp_path, stop_at):
+    with pytest.raises(ValueError, match=rf"stop_at \(--stop-at\) must be at least 1, got {stop_at}"):
+        T.train(tiny("teacher"), source(), tmp_path / "run", stop_at=stop_at, quiet=True)
+    assert not (tmp_path / "run").exists()

@@ -11,7 +11,7 @@ from sofkd_lib.cli.main import main
 from sofkd_lib.data import DataError, read_image, read_video
 from sofkd_lib.data.io import write_video
 from sofkd_lib.inference.tiling import TileConfig, tile_spans, tiled_forward
-from sofkd_lib.inference.upscale import mirrored_windows, upscale
+from sofkd_lib.inference.upscale import check_outputs, mirrored_windows, upscale
 
 
 def test_tile_spans():
@@ -98,3 +98,25 @@ def test_upscale_bad_input(tmp_path):
         upscale("bicubic", 2, src, tmp_path / "o2", progress=False)
     with pytest.raises(DataError, match="input not found"):
         upscale("bicubic", 2, tmp_path / "missing", tmp_path / "o3", progress=False)
+
+
+def test_outputs_that_would_mix_with_or_replace_the_input_are_refused_before_any_work(tmp_path):
+    frames = tmp_path / "in"
+    frames.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((8, 8, 3), 60 * i, np.uint8)).save(frames / f"f{i + 1}.png")
+    with pytest.raises(DataError, match=rf"^output folder {frames} is the input folder; the SR frames would mix"):
+        upscale("bicubic", 2, frames, frames, progress=False)
+    with pytest.raises(DataError, match=rf"is inside the input folder {frames}; "):
+        check_outputs(frames, frames / "a" / "b", what="-o/--output")
+    write_video(tmp_path / "v.mp4", [np.zeros((8, 8, 3), np.uint8)] * 3)
+    with pytest.raises(DataError, match=r"--video .*v\.mp4 is the input video; it would be replaced"):
+        check_outputs(tmp_path / "v.mp4", tmp_path / "sr", tmp_path / "v.mp4")
+    # A link where a frame would go is not replaced: refused before the first frame is written.
+    out = tmp_path / "sr"
+    out.mkdir()
+    (out / "f2_x2.png").symlink_to(frames / "f2.png")
+    with pytest.raises(DataError, match=rf"^output {out}/f2_x2.png is a symbolic link, not a regular file"):
+        upscale("bicubic", 2, frames, out, progress=False)
+    assert sorted(p.name for p in out.iterdir()) == ["f2_x2.png"] and (out / "f2_x2.png").is_symlink()
+    assert sorted(p.name for p in frames.iterdir()) == ["f1.png", "f2.png", "f3.png"]

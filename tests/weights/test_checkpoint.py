@@ -6,8 +6,11 @@ issue's notes); errors name the file and what differs.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -15,6 +18,7 @@ import torch
 from sofkd_lib.archs.sofvsr_arch import SOFVSR
 from sofkd_lib.data.io import json_ready, write_atomic, write_json_atomic, write_text_atomic
 from sofkd_lib.engine.config import make_config
+from sofkd_lib.settings import REPO_ROOT
 from sofkd_lib.weights.checkpoint import (
     Architecture,
     CheckpointError,
@@ -200,3 +204,32 @@ def test_json_nan_becomes_null_or_an_error(tmp_path):
         write_json_atomic(tmp_path / "r.json", {"psnr": float("nan")}, non_finite="error")
     assert json.loads((tmp_path / "r.json").read_text())["psnr"] is None  # the old file survives
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
+
+
+def test_a_checkpoint_write_that_runs_out_of_space_is_an_oserror_naming_the_file(tmp_path):
+    """A real failed write: a child process may write at most 64 KiB per file (RLIMIT_FSIZE, as a full disk
+    would stop it). torch.save given a path reported it as a RuntimeError ("unexpected pos …"); now
+    it is an OSError naming the checkpoint, the old file kept, no temporary left."""
+    script = """
+import json, os, resource, signal, sys, torch
+from sofkd_lib.weights.checkpoint import save_atomic
+path = sys.argv[1]
+save_atomic({"iteration": 1}, path)
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG) instead of killing
+resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 16, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+try:
+    save_atomic({"iteration": 2, "model": torch.zeros(1 << 16)}, path)
+    print(json.dumps({"raised": None}))
+except BaseException as exc:
+    print(json.dumps({"raised": type(exc).__name__, "errno": getattr(exc, "errno", None),
+                      "filename": getattr(exc, "filename", None)}))
+"""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    path = tmp_path / "last.pt"
+    proc = subprocess.run([sys.executable, "-c", script, str(path)], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.splitlines()[-1]) == {"raised": "OSError", "errno": errno.EFBIG,
+                                                         "filename": str(path)}
+    assert torch.load(path, weights_only=True) == {"iteration": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]

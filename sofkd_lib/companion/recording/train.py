@@ -22,6 +22,7 @@ from sofkd_lib.companion.recording.options import (
 from sofkd_lib.data.io import write_json_atomic
 from sofkd_lib.engine.config import TrainConfig, data_note
 from sofkd_lib.engine.config import diff as config_diff
+from sofkd_lib.engine.run_folder import RunFolderInUse
 from sofkd_lib.engine.runtime import hardware
 from sofkd_lib.method.variants import variant_spec
 from sofkd_lib.weights.pretrained import read_result
@@ -62,13 +63,19 @@ def train_unit(options: RecordOptions, variant: str, config: TrainConfig, seed: 
         return log
     teacher, init = training_inputs(options, variant, seed)
     start, t0 = now(), time.perf_counter()
+    in_use = False
     try:
         run_training(config, out, teacher=teacher, init=init, resume="auto", quiet=options.quiet)
+    except RunFolderInUse:
+        in_use = True  # another recorder trains there: the folder's wall-time log is its own
+        raise
     finally:
-        out.mkdir(parents=True, exist_ok=True)
-        log["invocations"].append({"start": start, "end": now(), "wall_seconds": round(time.perf_counter() - t0, 1),
-                                   "command": options.command, "hardware": hardware()})
-        write_json_atomic(log_path, log)
+        if not in_use:
+            out.mkdir(parents=True, exist_ok=True)
+            log["invocations"].append({"start": start, "end": now(),
+                                       "wall_seconds": round(time.perf_counter() - t0, 1),
+                                       "command": options.command, "hardware": hardware()})
+            write_json_atomic(log_path, log)
     return log
 
 
