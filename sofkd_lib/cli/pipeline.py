@@ -25,7 +25,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    """Errors (checked before any run: :func:`~sofkd_lib.companion.pipeline.run_parameters`) reach
+    """Errors (checked before any run: :func:`~sofkd_lib.companion.run_parameters.run_parameters`) reach
     :func:`sofkd_lib.cli.main.main`, the one place that reports them."""
     overrides: dict[str, str] = {}
     for key, value in map(split_assignment, args.overrides):

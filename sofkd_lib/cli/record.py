@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sofkd_lib.cli.argtypes import seed_list
 from sofkd_lib.companion.record import record
-from sofkd_lib.companion.recording.options import ENTRY_NAMES, RecordOptions, repeat_command
+from sofkd_lib.companion.recording.options import ENTRY_NAMES, EXTRA_COLUMNS, RecordOptions, repeat_command
 from sofkd_lib.engine.config import PROFILES, VARIANTS, parse_overrides
 
 
@@ -44,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-only", action="store_true",
                         help="train into --work without evaluating or recording (e.g. on a GPU machine); the same "
                              "command without this flag then records what was trained")
+    parser.add_argument("--column", dest="columns", action="append", default=[], choices=sorted(EXTRA_COLUMNS),
+                        help="score every model on this test set too (repeatable), e.g. davis-2017-val-held-out: "
+                             "our held-out DAVIS sequences, from the run's DAVIS folder (data_root)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -71,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         work_root=args.work, results_root=args.results, vid4_root=args.vid4,
         vid4_max_frames=args.vid4_max_frames, min_teacher_gain=gain, quiet=args.quiet,
         train_only=args.train_only, seeds=args.seeds, teacher=args.teacher,
+        extra_columns=tuple(EXTRA_COLUMNS[k] for k in dict.fromkeys(args.columns)),
     )
     record(dataclasses.replace(options, command=_invocation(options, args)))
     return 0

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sofkd_lib.companion.tables import TABLE1_ROWS
+from sofkd_lib.data.datasets import DAVIS_SET_LABELS, DAVIS_SET_NAMES
 from sofkd_lib.engine.config import VARIANTS, TrainConfig, make_config
 from sofkd_lib.method.variants import TABLE1
 from sofkd_lib.settings import cache_dir, shared_data_root
@@ -163,11 +164,31 @@ def _load_vid4(options: RecordOptions, config: TrainConfig) -> ColumnData:
     return ColumnData(clips, source=str(root), notes={"max_frames": options.vid4_max_frames})
 
 
+def _load_davis_held_out(options: RecordOptions, config: TrainConfig) -> ColumnData:
+    """Our held-out DAVIS sequences (:data:`sofkd_lib.data.datasets.DAVIS_HELD_OUT`) from the folder the run
+    trains on; skipped with the reason when the run trains on other data or the folder lacks one of them."""
+    from sofkd_lib.data import load_split
+    from sofkd_lib.data.io import DataError
+
+    if config.dataset != "davis" or config.data_root is None:
+        return ColumnData(None, f"the run trains on {config.dataset!r}, not on a DAVIS folder holding the held-out "
+                                f"sequences")
+    try:
+        clips = load_split("davis", "held-out", root=config.data_root)
+    except DataError as exc:
+        return ColumnData(None, f"DAVIS held-out sequences unreadable: {exc}")
+    return ColumnData(clips, source=str(config.data_root))
+
+
 EMBEDDED = TestColumn("embedded", "embedded test", _load_embedded_test)
 #: The column the teacher-gain rule reads (:func:`sofkd_lib.companion.recording.evaluate.teacher_gain`).
 VID4 = TestColumn("vid4", "Vid4", _load_vid4)
 #: The test sets of every recorded run, in order (the first decides the weights' precision).
 TEST_COLUMNS: tuple[TestColumn, ...] = (EMBEDDED, VID4)
+#: Our held-out DAVIS-2017 val sequences (issue 28): a column of its own, never the paper's DAVIS-2017 test.
+DAVIS_HELD_OUT = TestColumn(DAVIS_SET_NAMES["held-out"], DAVIS_SET_LABELS["held-out"], _load_davis_held_out)
+#: Columns a run may add (``record --column KEY``), by key.
+EXTRA_COLUMNS: dict[str, TestColumn] = {c.key: c for c in (DAVIS_HELD_OUT,)}
 
 
 # --------------------------------------------------------------------------- options
@@ -296,4 +317,6 @@ def repeat_command(options: RecordOptions) -> str:
         parts += ["--min-teacher-gain", "none" if options.min_teacher_gain is None else str(options.min_teacher_gain)]
     if options.vid4_max_frames is not None:
         parts += ["--vid4-max-frames", str(options.vid4_max_frames)]
+    for column in options.extra_columns:
+        parts += ["--column", column.key]
     return shlex.join(parts)

@@ -4,8 +4,10 @@ from __future__ import annotations
 import pytest
 
 from sofkd_lib.companion.recording.options import (
+    DAVIS_HELD_OUT,
     EMBEDDED,
     ENTRIES,
+    EXTRA_COLUMNS,
     TEST_COLUMNS,
     VID4,
     ColumnData,
@@ -86,6 +88,23 @@ def test_vid4_column_loads_or_says_why_not(tmp_path):
     (tmp_path / "empty").mkdir()
     options = RecordOptions(run_id="r", profile="smoke", vid4_root=tmp_path / "empty", vid4_max_frames=5)
     assert VID4.load(options, variant_config(options, "teacher")).skipped.startswith("Vid4 unreadable: ")
+
+
+def test_davis_held_out_column_reads_the_runs_davis_folder_or_says_why_not(tmp_path):
+    from sofkd_lib.data.datasets import DAVIS_HELD_OUT as HELD_OUT_SEQUENCES
+    from tests.data.test_datasets import _davis
+
+    assert EXTRA_COLUMNS == {"davis-2017-val-held-out": DAVIS_HELD_OUT}
+    assert DAVIS_HELD_OUT.label == "DAVIS-2017 val, 5 held-out sequences"
+    options = RecordOptions(run_id="r", profile="smoke", extra_columns=(DAVIS_HELD_OUT,))
+    skipped = DAVIS_HELD_OUT.load(options, variant_config(options, "teacher"))
+    assert skipped.clips is None and "not on a DAVIS folder" in skipped.skipped
+    root = _davis(tmp_path / "DAVIS", {"train": ["bear"], "val": ["camel", *HELD_OUT_SEQUENCES]}, n=5)
+    options = RecordOptions(run_id="r", profile="smoke", overrides={"dataset": "davis", "data_root": str(root)},
+                            extra_columns=(DAVIS_HELD_OUT,), seeds=(0, 1))
+    data = DAVIS_HELD_OUT.load(options, variant_config(options, "student", 0))
+    assert [c.name for c in data.clips] == list(HELD_OUT_SEQUENCES) and data.source == str(root)
+    assert repeat_command(options).endswith("--seeds 0,1 --column davis-2017-val-held-out")
 
 
 def test_eval_files_finds_every_column_result(tmp_path):
