@@ -2,6 +2,7 @@
 
     nohup setsid nice -n 19 python -m bench.davis_table1 run >/dev/null 2>&1 &   # start or resume
     python -m bench.davis_table1 status                                           # where it stands
+    python -m bench.davis_table1 record                                           # when every run is finished
 
 The teacher is the recorded 320-channel ``teacher-x4`` (:data:`TEACHER`, pinned by its
 sha256): it is not trained here. The students (width 240, profile ``davis-cpu``) train on
@@ -44,7 +45,7 @@ from bench.miniature import _CLI, OVERRIDES, REPO, Driver, _now
 from sofkd_lib.cli.argtypes import positive_int, seed_list
 from sofkd_lib.cli.main import OneLineParser
 from sofkd_lib.companion.convergence import run_plateau
-from sofkd_lib.companion.recording.options import entry
+from sofkd_lib.companion.recording.options import DAVIS_HELD_OUT, entry
 from sofkd_lib.companion.room import measure_room, room_verdict
 from sofkd_lib.data.io import write_json_atomic
 from sofkd_lib.engine.config import ConfigError, make_config, parse_overrides
@@ -204,6 +205,25 @@ class DavisDriver(Driver):
         self.log("driver done: every run finished")
         return 0
 
+    def record_command(self, shell: bool = False) -> list[str] | str:
+        """``record`` of every unit, distilled from :data:`TEACHER`, scored on Vid4, the embedded split and the
+        DAVIS held-out column (the trained models are found in ROOT/work and only evaluated)."""
+        cmd = ["python", "-m", "sofkd_lib", "record", "--run-id", self.run_id, "--profile", self.profile,
+               "--seeds", ",".join(map(str, self.seeds)), "--variants", *STUDENTS, "--teacher", str(TEACHER),
+               "--work", str(self.root / "work"), "--column", DAVIS_HELD_OUT.key, "--quiet"]
+        for key, value in self.overrides.items():
+            cmd += ["--set", f"{key}={value}"]
+        return " ".join(cmd) if shell else cmd
+
+    def record(self) -> int:
+        missing = [f"{u} seed {s}" for u, s in self.units() if not self.finished(u, s)]
+        if missing:
+            print(f"davis_table1: not every run is finished ({', '.join(missing)})", file=sys.stderr)
+            return 1
+        cmd = self.record_command()
+        self.log(f"record: {' '.join(cmd)}")
+        return subprocess.run([sys.executable, *cmd[1:]], cwd=REPO, check=False).returncode
+
     def status(self) -> int:
         super().status()
         path = self.root / "room.json"
@@ -214,7 +234,7 @@ class DavisDriver(Driver):
 
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m bench.davis_table1", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("run", "status"))
+    parser.add_argument("command", choices=("run", "status", "record"))
     parser.add_argument("--root", type=Path, default=ROOT, help=f"checkpoints and log (default {ROOT})")
     parser.add_argument("--run-id", default=RUN_ID, help=f"recorded run name (default {RUN_ID})")
     parser.add_argument("--seeds", type=seed_list, default=SEEDS, help="students' seeds (default 0,1,2)")
@@ -245,7 +265,9 @@ def main(argv: list[str] | None = None) -> int:
             driver.config(*unit)
     except ConfigError as exc:
         parser.error(str(exc))
-    return driver.run() if args.command == "run" else driver.status()
+    if args.command == "run":
+        return driver.run()
+    return driver.status() if args.command == "status" else driver.record()
 
 
 if __name__ == "__main__":

@@ -18,6 +18,10 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sofkd_lib.engine.config import TrainConfig
 
 #: Default criterion: the last third of the validations gains under 0.05 dB on the best before it.
 TAIL_FRACTION = 1 / 3
@@ -71,6 +75,21 @@ def plateau(psnr: Sequence[float], tail_fraction: float = TAIL_FRACTION, toleran
     before, tail = max(values[: n - n_tail]), max(values[n - n_tail:])
     gain = tail - before
     return Plateau(gain <= tolerance_db, n, n_tail, before, tail, gain, tolerance_db)
+
+
+def tail_lr_share(config: TrainConfig, tail_fraction: float = TAIL_FRACTION) -> float:
+    """The share of a run's summed learning rate that falls in the last ``tail_fraction`` of its iterations.
+
+    A plateau read where this share is small says little: the optimiser hardly moves there whether or not the
+    model could still improve, so a flat tail may be the lr's doing, not the model's.
+    """
+    from sofkd_lib.engine.train import lr_trajectory
+
+    if not 0 < tail_fraction < 1:
+        raise ValueError(f"tail_fraction must lie in (0, 1), got {tail_fraction!r}")
+    lrs = lr_trajectory(config)
+    start = len(lrs) - round(tail_fraction * len(lrs))
+    return float(lrs[start:].sum() / lrs.sum())
 
 
 def run_plateau(run_dir: str | os.PathLike, **kwargs: float) -> Plateau:

@@ -150,6 +150,21 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> tuple[torch.optim.O
 
 
 
+def lr_trajectory(config: TrainConfig) -> np.ndarray:
+    """The lr of each iteration 1 … ``config.total_iterations``, from :func:`make_optimizer`'s schedule stepped
+    once per iteration as :func:`train` steps it (no weights are trained)."""
+    import warnings
+
+    optimizer, scheduler = make_optimizer(nn.Linear(1, 1), config)
+    out = np.empty(config.total_iterations)
+    with warnings.catch_warnings():  # the scheduler is stepped without optimiser steps on purpose
+        warnings.simplefilter("ignore", UserWarning)
+        for i in range(config.total_iterations):
+            out[i] = optimizer.param_groups[0]["lr"]
+            scheduler.step()
+    return out
+
+
 # --------------------------------------------------------------------------- RNG state
 def _rng_state(source: BatchSource, device: torch.device) -> dict[str, Any]:
     state = {

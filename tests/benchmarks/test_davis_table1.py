@@ -72,3 +72,12 @@ def test_a_teacher_other_than_the_pinned_file_is_refused(tmp_path, monkeypatch):
     trained = _fake(d, monkeypatch, rooms_enough=True)
     monkeypatch.setattr(dt, "sha256", lambda path: "0" * 64)
     assert d.run() == 2 and trained == []
+
+
+def test_record_command_scores_the_held_out_column_and_repeats_the_overrides(tmp_path):
+    cmd = _driver(tmp_path).record_command()
+    assert cmd[:4] == ["python", "-m", "sofkd_lib", "record"]
+    assert cmd[cmd.index("--teacher") + 1] == str(TEACHER) and cmd[cmd.index("--seeds") + 1] == "0,1"
+    assert cmd[cmd.index("--column") + 1] == "davis-2017-val-held-out"
+    assert cmd[cmd.index("--variants") + 1:cmd.index("--teacher")] == list(STUDENTS)
+    assert cmd[-2:] == ["--set", "data_root=/data/davis"] and "--min-teacher-gain" not in cmd  # the 1 dB gate holds

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from sofkd_lib.companion import convergence
 from sofkd_lib.companion.convergence import plateau, run_plateau, tail_length
 
 
@@ -71,3 +72,17 @@ def test_run_plateau_reads_validation_csv(tmp_path):
     assert not run_plateau(tmp_path, tolerance_db=0.01).plateaued
     with pytest.raises(FileNotFoundError, match="validation.csv"):
         run_plateau(tmp_path / "missing")
+
+
+def test_tail_lr_share_is_the_tails_part_of_the_summed_lr():
+    from sofkd_lib.engine.config import make_config
+
+    base = dict(dataset="synthetic", teacher_channels=8, student_channels=4)
+    # 10 iterations, halved after 4 and 8: 4 + 4/2 + 2/4 = 6.5 lr units, the last two hold 0.5 of them.
+    shaped = make_config("smoke", base, iterations=10, lr_schedule="phase-shape", variant="student")
+    assert convergence.tail_lr_share(shaped, 0.2) == pytest.approx(0.5 / 6.5)
+    # StepLR every 2 over 6 iterations: 2 + 1 + 0.5 = 3.5 units, the last third (2 iterations) 0.5.
+    stepped = make_config("smoke", base, iterations=6, lr_step=2, variant="student")
+    assert convergence.tail_lr_share(stepped, 1 / 3) == pytest.approx(0.5 / 3.5)
+    with pytest.raises(ValueError, match="tail_fraction"):
+        convergence.tail_lr_share(stepped, 1.0)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from sofkd_lib.engine.config import make_config
@@ -47,3 +48,39 @@ def test_make_source_seeds_each_rank_apart():
     a = make_source(config, DistInfo(rank=0, world_size=2)).sample(1)[0]
     b = make_source(config, DistInfo(rank=1, world_size=2)).sample(1)[0]
     assert not torch.equal(a, b)
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("profile", ["smoke", "cpu-demo", "paper", "davis-cpu"])
+def test_davis_subset_trains_and_validates_on_its_own_sequences_in_every_profile(shared_data, profile):
+    from sofkd_lib.data.datasets import DAVIS_HELD_OUT, DAVIS_VALIDATION
+    from sofkd_lib.engine.sources import make_validator, training_splits
+
+    root = shared_data / "davis_subset"
+    if not (root / "JPEGImages").is_dir():
+        pytest.skip(f"no DAVIS subset at {root}")
+    config = make_config(profile, dataset="davis", data_root=str(root), davis_pool="train")
+    assert training_splits(config) == ("train", "validation")
+    source = make_source(config)
+    # DAVIS-2017 train as the paper; the held-out test column and the validation sequences are never drawn.
+    assert source.config()["clips"] == ["tennis", "dog-gooses", "lady-running", "schoolgirls", "bear", "paragliding",
+                                        "car-turn"]
+    assert not set(source.config()["clips"]) & {*DAVIS_HELD_OUT, *DAVIS_VALIDATION}
+    lr, hr = source.sample(2)
+    assert lr.shape == (2, 3, 1, config.patch_size, config.patch_size) and hr.shape[-1] == 4 * config.patch_size
+    assert make_validator(config, torch.device("cpu")) is not None
+
+
+@pytest.mark.shared_data
+def test_davis_pool_train_and_val_leaves_out_the_test_column_and_validation(shared_data):
+    from sofkd_lib.data import load_split
+    from sofkd_lib.data.datasets import DAVIS_HELD_OUT, DAVIS_VALIDATION
+    from sofkd_lib.engine.sources import training_splits
+
+    root = shared_data / "davis_subset"
+    if not (root / "JPEGImages").is_dir():
+        pytest.skip(f"no DAVIS subset at {root}")
+    config = make_config("davis-cpu", data_root=str(root))
+    assert training_splits(config) == ("train-pool", "validation")
+    names = [c.name for c in load_split("davis", "train-pool", root=root)]
+    assert len(names) == 20 and not set(names) & {*DAVIS_HELD_OUT, *DAVIS_VALIDATION}

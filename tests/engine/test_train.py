@@ -150,6 +150,8 @@ def test_phase_shape_halves_the_lr_at_40_and_80_percent_and_an_extension_keeps_t
     T.train(cfg, source(), tmp_path / "s", quiet=True)
     lrs = [float(r["lr"]) for r in csv.DictReader((tmp_path / "s" / "metrics.csv").open())]
     assert lrs == [1e-3] * 4 + [5e-4] * 4 + [2.5e-4] * 2
+    assert T.lr_trajectory(cfg).tolist() == lrs  # the same schedule, without training
+    assert T.lr_trajectory(tiny("student", iterations=6, lr_step=2)).tolist() == [1e-3] * 2 + [5e-4] * 2 + [2.5e-4] * 2
     # Extended to 15 by resuming: the milestones stay at 4 and 8 (not 6 and 12), the extra iterations at 2.5e-4.
     T.train(cfg.replace(iterations=15), source(), tmp_path / "s", resume="auto", quiet=True)
     lrs = [float(r["lr"]) for r in csv.DictReader((tmp_path / "s" / "metrics.csv").open())]

@@ -243,6 +243,12 @@ def test_opt_in_survives_ddp_wrapping(tmp_path, monkeypatch):
     try:
         step = torch.nn.parallel.DistributedDataParallel(StudentStep(fast.train()))
         step(lr).sr.mean().backward()
+        # The DDP wrapper goes, and the group's queue drains, while the group lives. The gradient all-reduce was
+        # queued during backward, so the gloo thread's copy of it carries autograd's Python context: freeing that
+        # needs the GIL. Had the wrapper been freed after destroy_process_group, its reducer would free the group,
+        # joining that thread while holding the GIL: a deadlock that depends on thread timing.
+        del step
+        dist.barrier()
     finally:
         dist.destroy_process_group()
     assert len(calls) == 4 and all(p.grad is not None for p in fast.parameters())
