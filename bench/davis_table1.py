@@ -24,10 +24,13 @@ Every finished run's verdict under the rule of issue 28 (validation PSNR gains u
 (``--set`` of its budget field, recorded in ``overrides.json``); the milestones of the lr
 stay where the run started them (:func:`sofkd_lib.engine.train.make_optimizer`).
 
-The budget (8,000 iterations a phase, :data:`sofkd_lib.engine.config.PROFILES`) was fixed
-from step times measured on this machine (2 cores, batch 4 of 32², width 240, one thread:
-student 0.62 s, phase 1 0.46 s, phase 2 alone 0.89 s, phase 1+2 0.84 s a step) before any
-test score was seen, to fit about 40 core-hours for 3 seeds of the five students.
+The budget (8,000 iterations a phase, :data:`sofkd_lib.engine.config.PROFILES`) was fixed from
+step times measured on the 2-core development machine (``steps``: every variant's train step at
+the profile's widths and batch, one and two threads, ``results/bench/davis_table1_steps.json``)
+before any test score was seen, so that three seeds of the five students fit about 40 core-hours
+(:func:`budget_plan`).
+
+    python -m bench.davis_table1 steps       # measure the step times (machine otherwise idle)
 """
 from __future__ import annotations
 
@@ -70,6 +73,62 @@ TAIL_FRACTION = 0.2
 #: Test columns of the room: (name, evaluate arguments).
 COLUMNS = {"vid4": ["--data", str(VID4_ROOT), "--kind", "vid4"],
            "davis-2017-val-held-out": ["--data", str(DATA_ROOT), "--kind", "davis", "--split", "held-out"]}
+
+
+STEPS_FILE = REPO / "results" / "bench" / "davis_table1_steps.json"
+#: Core-hours the whole experiment was planned to fit (issue 28).
+PLANNED_CORE_HOURS = 40.0
+
+
+def measure_steps(threads: tuple[int, ...] = (1, 2), iterations: int = 12, warmup: int = 3) -> dict:
+    """Seconds per train step of every variant at the profile's widths, batch and patch, on synthetic batches
+    (the sampler's cost apart), after ``warmup`` steps; one entry per thread count."""
+    import tempfile
+    import time
+
+    import torch
+
+    from sofkd_lib.engine.runtime import hardware
+    from sofkd_lib.engine.sources import SyntheticSource
+    from sofkd_lib.engine.train import train
+
+    out: dict = {"profile": PROFILE, "iterations": iterations, "warmup": warmup, "hardware": hardware(),
+                 "measured": _now(), "seconds_per_step": {}}
+    for n in threads:
+        torch.set_num_threads(n)
+        with tempfile.TemporaryDirectory() as tmp:
+            teacher = Path(tmp) / "teacher" / "last.pt"
+            per_step = {}
+            for variant in ("teacher", "student", "phase1", "phase2", "phase1+2"):
+                config = make_config(PROFILE, {"dataset": "synthetic", "val_every": 0, "iterations": warmup,
+                                               "checkpoint_every": 10**6, "log_every": 10**6}, variant=variant)
+                kwargs = {"teacher": teacher} if variant_spec(variant).needs_teacher else {}
+                if variant == "phase1+2":
+                    kwargs["init"] = Path(tmp) / "phase1" / "last.pt"
+                source = SyntheticSource(config.scale, config.patch_size, config.n_frames, 0)
+                folder = Path(tmp) / variant
+                train(config, source, folder, quiet=True, **kwargs)  # warm-up, and the checkpoint later runs need
+                t0 = time.perf_counter()
+                train(config.replace(iterations=warmup + iterations), source, folder, resume="auto", quiet=True,
+                      **kwargs)
+                per_step[variant] = (time.perf_counter() - t0) / iterations
+        out["seconds_per_step"][str(n)] = per_step
+    return out
+
+
+def budget_plan(steps: dict, threads: int = 1, seeds: int = len(SEEDS)) -> dict:
+    """Core-hours of training the students of :data:`STUDENTS` for ``seeds`` seeds at the profile's budget,
+    from measured ``steps`` (:func:`measure_steps`) at ``threads`` threads a job; validation and the
+    sampler's first pass over the frames come on top."""
+    per_step = steps["seconds_per_step"][str(threads)]
+    rows = {}
+    for unit in STUDENTS:
+        e = entry(unit)
+        iterations = make_config(PROFILE, {"data_root": "x", **e.overrides}, variant=e.variant).total_iterations
+        rows[unit] = {"iterations": iterations, "seconds_per_step": per_step[e.variant],
+                      "core_hours": seeds * iterations * per_step[e.variant] * threads / 3600}
+    return {"threads": threads, "seeds": seeds, "units": rows,
+            "core_hours": sum(r["core_hours"] for r in rows.values()), "planned_core_hours": PLANNED_CORE_HOURS}
 
 
 def sha256(path: Path) -> str:
@@ -234,7 +293,7 @@ class DavisDriver(Driver):
 
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m bench.davis_table1", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("run", "status", "record"))
+    parser.add_argument("command", choices=("run", "status", "record", "steps"))
     parser.add_argument("--root", type=Path, default=ROOT, help=f"checkpoints and log (default {ROOT})")
     parser.add_argument("--run-id", default=RUN_ID, help=f"recorded run name (default {RUN_ID})")
     parser.add_argument("--seeds", type=seed_list, default=SEEDS, help="students' seeds (default 0,1,2)")
@@ -246,6 +305,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # `kill PID` ends the driver through SystemExit, so the running trainer is stopped and logged with it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if args.command == "steps":
+        steps = measure_steps()
+        write_json_atomic(STEPS_FILE, {**steps, "plan": {n: budget_plan(steps, int(n)) for n in steps["seconds_per_step"]}})
+        print(json.dumps({n: round(budget_plan(steps, int(n))["core_hours"], 1) for n in steps["seconds_per_step"]}))
+        return 0
     try:
         overrides = {"data_root": str(DATA_ROOT), **parse_overrides(args.overrides)}
     except ConfigError as exc:

@@ -81,3 +81,14 @@ def test_record_command_scores_the_held_out_column_and_repeats_the_overrides(tmp
     assert cmd[cmd.index("--column") + 1] == "davis-2017-val-held-out"
     assert cmd[cmd.index("--variants") + 1:cmd.index("--teacher")] == list(STUDENTS)
     assert cmd[-2:] == ["--set", "data_root=/data/davis"] and "--min-teacher-gain" not in cmd  # the 1 dB gate holds
+
+
+def test_budget_plan_sums_every_students_iterations_times_its_step_time():
+    steps = {"seconds_per_step": {"1": {"teacher": 2.0, "student": 0.5, "phase1": 0.25, "phase2": 1.0,
+                                        "phase1+2": 1.0}}}
+    plan = dt.budget_plan(steps, threads=1, seeds=2)
+    # 2 seeds x (16,000 x 0.5 + 8,000 x 0.5 + 8,000 x 0.25 + 8,000 x 1 + 8,000 x 1) s = 60,000 s
+    assert plan["core_hours"] == pytest.approx(60_000 / 3600)
+    assert plan["units"]["student-1phase"] == {"iterations": 8_000, "seconds_per_step": 0.5,
+                                               "core_hours": pytest.approx(2 * 4_000 / 3600)}
+    assert dt.budget_plan(steps, threads=1)["seeds"] == 3 and plan["planned_core_hours"] == 40.0
