@@ -281,7 +281,14 @@ class DavisDriver(Driver):
             return 1
         cmd = self.record_command()
         self.log(f"record: {' '.join(cmd)}")
-        return subprocess.run([sys.executable, *cmd[1:]], cwd=REPO, check=False).returncode
+        status = subprocess.run([sys.executable, *cmd[1:]], cwd=REPO, check=False).returncode
+        if status == 0:  # the room, measured before the students were trained, goes with the record
+            dest = REPO / "results" / "recorded" / self.run_id / "room"
+            dest.mkdir(parents=True, exist_ok=True)
+            for path in [self.root / "room.json", *sorted((self.root / "room").glob("*.json"))]:
+                write_json_atomic(dest / path.name, json.loads(path.read_text()))
+            self.log(f"record: the room's measurements copied to {dest}")
+        return status
 
     def status(self) -> int:
         super().status()

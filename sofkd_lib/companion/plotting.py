@@ -539,6 +539,30 @@ def plot_seed_curves(curves: Mapping[int, object], column: str = "psnr", title: 
     return fig
 
 
+def plot_lr_schedules(schedules: Mapping[str, Sequence[float]], tail_fraction: float | None = None):
+    """The learning rate of each iteration, one line per schedule (label → lr of iterations 1 … N, e.g.
+    :func:`sofkd_lib.engine.train.lr_trajectory`), on a log axis; with ``tail_fraction``, the last part of each
+    run that a plateau test reads is drawn thick."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    if not schedules:
+        raise ValueError("no schedule to plot")
+    fig, ax = plt.subplots(figsize=(6.4, 2.8), constrained_layout=True)
+    for colour, (label, lrs) in zip(sns.color_palette("colorblind", len(schedules)), schedules.items()):
+        lrs = np.asarray(lrs, dtype=float)
+        its = np.arange(1, len(lrs) + 1)
+        ax.plot(its, lrs, color=colour, lw=1.2, label=label)
+        if tail_fraction is not None:
+            start = len(lrs) - round(tail_fraction * len(lrs))
+            ax.plot(its[start:], lrs[start:], color=colour, lw=4, alpha=0.5, solid_capstyle="butt")
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("learning rate")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    return fig
+
+
 def module_stages(seq: Sequence[object]) -> list[tuple[str, str]]:
     """(name, detail) boxes for :func:`plot_module_chain`, one per layer of an ``nn.Sequential``, read from the modules.
 

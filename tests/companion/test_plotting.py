@@ -178,3 +178,18 @@ def test_loss_curves_wrap_into_rows():
     assert fig.get_size_inches().tolist() == [6.8, 6.0]
     with pytest.raises(ValueError, match="ncols"):
         P.plot_loss_curves(m, ncols=0)
+
+
+def test_lr_schedules_draw_each_schedule_and_thicken_its_tail():
+    import matplotlib.pyplot as plt
+
+    from sofkd_lib.companion.plotting import plot_lr_schedules
+
+    fig = plot_lr_schedules({"a": [1e-3] * 4 + [5e-4] * 4 + [2.5e-4] * 2, "b": [1e-3] * 5}, tail_fraction=0.2)
+    lines = fig.axes[0].get_lines()
+    # Per schedule: the whole line, then its last 20 % (2 of 10 and 1 of 5 iterations).
+    assert [len(line.get_xdata()) for line in lines] == [10, 2, 5, 1]
+    assert list(lines[1].get_ydata()) == [2.5e-4, 2.5e-4] and fig.axes[0].get_yscale() == "log"
+    plt.close(fig)
+    with pytest.raises(ValueError, match="no schedule"):
+        plot_lr_schedules({})
