@@ -26,7 +26,7 @@ stay where the run started them (:func:`sofkd_lib.engine.train.make_optimizer`).
 
 The budget (8,000 iterations a phase, :data:`sofkd_lib.engine.config.PROFILES`) was fixed from
 step times measured on the 2-core development machine (``steps``: every variant's train step at
-the profile's widths and batch, one and two threads, ``results/bench/davis_table1_steps.json``)
+the profile's widths and batch, one and two threads, ``results/bench/davis_table1/steps.json``)
 before any test score was seen, so that three seeds of the five students fit about 40 core-hours
 (:func:`budget_plan`).
 
@@ -75,7 +75,7 @@ COLUMNS = {"vid4": ["--data", str(VID4_ROOT), "--kind", "vid4"],
            "davis-2017-val-held-out": ["--data", str(DATA_ROOT), "--kind", "davis", "--split", "held-out"]}
 
 
-STEPS_FILE = REPO / "results" / "bench" / "davis_table1_steps.json"
+STEPS_FILE = REPO / "results" / "bench" / "davis_table1" / "steps.json"  # not beside cpu.json: book/efficiency.md reads those
 #: Core-hours the whole experiment was planned to fit (issue 28).
 PLANNED_CORE_HOURS = 40.0
 

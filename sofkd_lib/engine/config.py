@@ -117,8 +117,8 @@ class TrainConfig:
     lr_gamma: float = field(default=0.5, metadata={"help": "lr factor at each step or milestone (0.5 = halve)"})
     lr_schedule: str = field(default="step", metadata={
         "help": "step: multiply the lr by lr_gamma every lr_step iterations (the paper's StepLR); phase-shape: "
-                "at 40 % and 80 % of the run's budget, the paper's halvings at 80k and 160k of a 200k phase "
-                "at any budget (the milestones stay where they were set when a run is extended)"})
+                "multiply it at 40 % and 80 % of the run's budget, where the paper halves it within a 200k phase "
+                "(80k, 160k), at any budget; an extended run keeps the milestones it started with"})
     adam_beta1: float = field(default=0.9, metadata={"help": "Adam beta1"})
     adam_beta2: float = field(default=0.999, metadata={"help": "Adam beta2"})
     adam_eps: float = field(default=1e-8, metadata={"help": "Adam epsilon"})
@@ -135,8 +135,9 @@ class TrainConfig:
                 "warm_start, so one override can serve every variant of a recorded run"})
     # Data.
     dataset: str = field(default="embedded", metadata={
-        "help": "training data: embedded (offline split), davis (DAVIS-2017 train list under data_root), folder "
-                "(any folder of clips at data_root) or synthetic (tests); validation uses its val/test split"})
+        "help": "training data: embedded (offline split), davis (a DAVIS-2017 layout at data_root; davis_pool says "
+                "which sequences), folder (any folder of clips at data_root) or synthetic (tests); validation uses "
+                "the embedded test split, DAVIS's validation sequences"})
     davis_pool: str = field(default="train", metadata={
         "help": "dataset=davis: train on DAVIS-2017 train (the paper's) or on train+val less our held-out and "
                 "validation sequences (sofkd_lib.data.datasets; for a folder with few train sequences); either "
