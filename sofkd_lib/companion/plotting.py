@@ -484,14 +484,17 @@ def to_image(fig, dpi: int = 100):
 
 
 def plot_seed_curves(curves: Mapping[int, object], column: str = "psnr", title: str | None = None,
-                     ylabel: str = "validation PSNR (dB)", tail_fraction: float | None = None):
+                     ylabel: str = "validation PSNR (dB)", tail_fraction: float | None = None,
+                     lr: Sequence[float] | None = None):
     """Validation curves of one model, one line per seed, in one figure.
 
     ``curves`` maps seed → a DataFrame with an ``iteration`` column and ``column``
     (the trainer's ``validation.csv``); a dashed line marks the mean over the seeds
     at the iterations every seed reached. With ``tail_fraction``, the last part of
     the validations that the plateau test reads
-    (:func:`sofkd_lib.companion.convergence.tail_length`) is shaded.
+    (:func:`sofkd_lib.companion.convergence.tail_length`) is shaded. With ``lr`` (the lr of
+    iterations 1 … N, :func:`sofkd_lib.engine.train.lr_trajectory`), the lr is drawn on a second
+    axis, so a flat stretch can be read against the step size it was trained at.
     """
     import matplotlib.pyplot as plt
     import seaborn as sns
@@ -529,6 +532,12 @@ def plot_seed_curves(curves: Mapping[int, object], column: str = "psnr", title: 
             zoom.tick_params(labelsize=6)
     ax.set_xlabel("iteration")
     ax.set_ylabel(ylabel)
+    if lr is not None:
+        lr_ax = ax.twinx()
+        lr_ax.step(np.arange(1, len(lr) + 1), lr, where="post", color="0.4", lw=0.9, ls=":")
+        lr_ax.set_yscale("log")
+        lr_ax.set_ylabel("learning rate (dotted)", fontsize=7)
+        lr_ax.tick_params(labelsize=6)
     if tail_fraction is None:
         ax.legend(fontsize=7)
     else:  # outside: the inset takes the free corner

@@ -48,11 +48,13 @@ from typing import Any
 
 import numpy as np
 
+from sofkd_lib.data.datasets import DAVIS_SET_LABELS, DAVIS_SET_NAMES
 from sofkd_lib.weights.pretrained import read_result
 
 #: How the spread of a mean over seeds is computed (said wherever it is shown).
 SPREAD = "sample standard deviation over seeds (n − 1 in the denominator)"
-DATASET_NAMES = {"vid4": "Vid4", "embedded": "the embedded test split"}
+DATASET_NAMES = {"vid4": "Vid4", "embedded": "the embedded test split",
+                 DAVIS_SET_NAMES["held-out"]: DAVIS_SET_LABELS["held-out"]}
 #: The no-KD student every KD entry is compared with (as many iterations as two KD phases: student_budget).
 BASELINE = "student"
 #: How a sentence names each no-KD student (the two budget conventions).
