@@ -44,14 +44,14 @@ import sys
 import threading
 from pathlib import Path
 
-from bench.miniature import _CLI, OVERRIDES, REPO, Driver, _now
+from bench.miniature import _CLI, REPO, Driver, _now, check_configs, run_overrides
 from sofkd_lib.cli.argtypes import positive_int, seed_list
 from sofkd_lib.cli.main import OneLineParser
 from sofkd_lib.companion.convergence import run_plateau
 from sofkd_lib.companion.recording.options import DAVIS_HELD_OUT, entry
 from sofkd_lib.companion.room import measure_room, room_verdict
 from sofkd_lib.data.io import write_json_atomic
-from sofkd_lib.engine.config import ConfigError, make_config, parse_overrides
+from sofkd_lib.engine.config import make_config
 from sofkd_lib.method.variants import variant_spec
 
 PROFILE = "davis-cpu"
@@ -275,13 +275,7 @@ class DavisDriver(Driver):
         return " ".join(cmd) if shell else cmd
 
     def record(self) -> int:
-        missing = [f"{u} seed {s}" for u, s in self.units() if not self.finished(u, s)]
-        if missing:
-            print(f"davis_table1: not every run is finished ({', '.join(missing)})", file=sys.stderr)
-            return 1
-        cmd = self.record_command()
-        self.log(f"record: {' '.join(cmd)}")
-        status = subprocess.run([sys.executable, *cmd[1:]], cwd=REPO, check=False).returncode
+        status = super().record()
         if status == 0:  # the room, measured before the students were trained, goes with the record
             dest = REPO / "results" / "recorded" / self.run_id / "room"
             dest.mkdir(parents=True, exist_ok=True)
@@ -317,25 +311,10 @@ def main(argv: list[str] | None = None) -> int:
         write_json_atomic(STEPS_FILE, {**steps, "plan": {n: budget_plan(steps, int(n)) for n in steps["seconds_per_step"]}})
         print(json.dumps({n: round(budget_plan(steps, int(n))["core_hours"], 1) for n in steps["seconds_per_step"]}))
         return 0
-    try:
-        overrides = {"data_root": str(DATA_ROOT), **parse_overrides(args.overrides)}
-    except ConfigError as exc:
-        parser.error(str(exc))
-    if "seed" in overrides:
-        parser.error("seed is set per run by --seeds")
-    stored_path = args.root / OVERRIDES
-    stored = json.loads(stored_path.read_text()) if stored_path.is_file() else {}
-    clash = {k: (stored[k], v) for k, v in overrides.items() if k in stored and stored[k] != v}
-    if clash:
-        parser.error(f"--set differs from the overrides this run was trained with ({stored_path}): "
-                     + "; ".join(f"{k}: {a!r} stored, {b!r} given" for k, (a, b) in clash.items()))
-    driver = DavisDriver(args.root, args.run_id, args.seeds, {**stored, **overrides}, args.threads, jobs=args.jobs,
+    overrides = run_overrides(parser, args.root, args.overrides, defaults={"data_root": str(DATA_ROOT)})
+    driver = DavisDriver(args.root, args.run_id, args.seeds, overrides, args.threads, jobs=args.jobs,
                          room_threads=args.room_threads)
-    try:
-        for unit in driver.units():
-            driver.config(*unit)
-    except ConfigError as exc:
-        parser.error(str(exc))
+    check_configs(parser, driver)
     if args.command == "run":
         return driver.run()
     return driver.status() if args.command == "status" else driver.record()

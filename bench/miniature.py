@@ -33,6 +33,7 @@ with other work one thread was faster and far steadier than two (bench README,
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import fcntl
 import hashlib
@@ -416,12 +417,41 @@ class Driver:
     def record(self) -> int:
         missing = [f"{v}{'' if s is None else f' seed {s}'}" for v, s in self.units() if not self.finished(v, s)]
         if missing:
-            print(f"miniature: not every run is finished ({', '.join(missing)}); run `python -m bench.miniature run`",
+            print(f"{self.module}: not every run is finished ({', '.join(missing)}); run `python -m {self.module} run`",
                   file=sys.stderr)
             return 1
         cmd = self.record_command()
         self.log(f"record: {' '.join(cmd)}")
         return subprocess.run([sys.executable, *cmd[1:]], cwd=REPO, check=False).returncode
+
+
+def run_overrides(parser: argparse.ArgumentParser, root: Path, given: list[str],
+                  defaults: dict | None = None) -> dict:
+    """A driver's run-wide overrides: ``defaults``, those kept in ``ROOT/overrides.json``, then ``--set``
+    (``given``); a ``--set`` that differs from a kept value, or sets the seed, is a one-line error."""
+    try:
+        overrides = {**(defaults or {}), **parse_overrides(given)}
+    except ConfigError as exc:
+        parser.error(str(exc))
+    if "seed" in overrides:
+        parser.error("seed is set per run by --seeds")
+    stored_path = root / OVERRIDES
+    stored = json.loads(stored_path.read_text()) if stored_path.is_file() else {}
+    clash = {k: (stored[k], v) for k, v in overrides.items() if k in stored and stored[k] != v}
+    if clash:
+        parser.error(f"--set differs from the overrides this run was trained with ({stored_path}): "
+                     + "; ".join(f"{k}: {a!r} stored, {b!r} given" for k, (a, b) in clash.items()))
+    return {**stored, **overrides}
+
+
+def check_configs(parser: argparse.ArgumentParser, driver: Driver) -> None:
+    """Every unit's config resolves, before overrides.json keeps a --set that no run can train with (a later,
+    corrected --set would clash with it)."""
+    try:
+        for unit in driver.units():
+            driver.config(*unit)
+    except ConfigError as exc:
+        parser.error(str(exc))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -444,25 +474,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # `kill PID` ends the driver through SystemExit, so the running trainer is stopped and logged with it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    try:
-        overrides = parse_overrides(args.overrides)
-    except ConfigError as exc:
-        parser.error(str(exc))
-    if "seed" in overrides:
-        parser.error("seed is set per run by --seeds")
-    stored_path = args.root / OVERRIDES
-    stored = json.loads(stored_path.read_text()) if stored_path.is_file() else {}
-    clash = {k: (stored[k], v) for k, v in overrides.items() if k in stored and stored[k] != v}
-    if clash:
-        parser.error(f"--set differs from the overrides this run was trained with ({stored_path}): "
-                     + "; ".join(f"{k}: {a!r} stored, {b!r} given" for k, (a, b) in clash.items()))
-    driver = Driver(args.root, args.run_id, args.seeds, {**stored, **overrides}, args.threads, args.max_teacher_iterations,
+    overrides = run_overrides(parser, args.root, args.overrides)
+    driver = Driver(args.root, args.run_id, args.seeds, overrides, args.threads, args.max_teacher_iterations,
                     args.jobs)
-    try:  # before overrides.json keeps a --set that no run can train with (a later, corrected --set would clash)
-        for unit in driver.units():
-            driver.config(*unit)
-    except ConfigError as exc:
-        parser.error(str(exc))
+    check_configs(parser, driver)
     if args.command == "run":
         return driver.run(args.allow_unconverged_teacher)
     if args.command == "status":

@@ -199,7 +199,7 @@ def test_seed_curves_draw_the_lr_on_a_second_axis():
     curves = {0: pd.DataFrame({"iteration": [2, 4, 6, 8, 10], "psnr": [20.0, 25.0, 26.0, 26.1, 26.1]})}
     lr = [1e-3] * 4 + [5e-4] * 4 + [2.5e-4] * 2
     fig = P.plot_seed_curves(curves, lr=lr)
-    ax, lr_ax = fig.axes
+    _, lr_ax = fig.axes
     (line,) = lr_ax.get_lines()
     assert line.get_ydata().tolist() == lr and lr_ax.get_yscale() == "log"
     assert len(P.plot_seed_curves(curves).axes) == 1  # no lr axis unless asked
