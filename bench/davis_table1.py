@@ -35,7 +35,6 @@ before any test score was seen, so that three seeds of the five students fit abo
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import signal
@@ -48,6 +47,7 @@ from bench.miniature import _CLI, REPO, Driver, _now, check_configs, run_overrid
 from sofkd_lib.cli.argtypes import positive_int, seed_list
 from sofkd_lib.cli.main import OneLineParser
 from sofkd_lib.companion.convergence import run_plateau
+from sofkd_lib.companion.recording.evaluate import sha256_file
 from sofkd_lib.companion.recording.options import DAVIS_HELD_OUT, entry
 from sofkd_lib.companion.room import measure_room, room_verdict
 from sofkd_lib.data.io import write_json_atomic
@@ -72,7 +72,7 @@ ROOM_UNIT = ("student", 0)
 TAIL_FRACTION = 0.2
 #: Test columns of the room: (name, evaluate arguments).
 COLUMNS = {"vid4": ["--data", str(VID4_ROOT), "--kind", "vid4"],
-           "davis-2017-val-held-out": ["--data", str(DATA_ROOT), "--kind", "davis", "--split", "held-out"]}
+           DAVIS_HELD_OUT.key: ["--data", str(DATA_ROOT), "--kind", "davis", "--split", "held-out"]}
 
 
 STEPS_FILE = REPO / "results" / "bench" / "davis_table1" / "steps.json"  # not beside cpu.json: book/efficiency.md reads those
@@ -82,7 +82,8 @@ PLANNED_CORE_HOURS = 40.0
 
 def measure_steps(threads: tuple[int, ...] = (1, 2), iterations: int = 12, warmup: int = 3) -> dict:
     """Seconds per train step of every variant at the profile's widths, batch and patch, on synthetic batches
-    (the sampler's cost apart), after ``warmup`` steps; one entry per thread count."""
+    (the sampler's cost apart), after ``warmup`` steps; one entry per thread count. The timed call also loads
+    the warm-up's checkpoint and writes one: a small share of ``iterations`` steps."""
     import tempfile
     import time
 
@@ -132,11 +133,8 @@ def budget_plan(steps: dict, threads: int = 1, seeds: int = len(SEEDS)) -> dict:
 
 
 def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """The file's sha256 (the recorder's hashing, so the pin and the record's provenance agree)."""
+    return sha256_file(path)
 
 
 class DavisDriver(Driver):
