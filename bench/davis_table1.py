@@ -34,7 +34,6 @@ before any test score was seen, so that three seeds of the five students fit abo
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import signal
@@ -232,12 +231,8 @@ class DavisDriver(Driver):
 
     # ------------------------------------------------------------------ the run
     def run(self, allow_unconverged_teacher: bool = False) -> int:
-        self.root.mkdir(parents=True, exist_ok=True)
-        lock = (self.root / "driver.lock").open("w")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"davis_table1: another driver holds {self.root / 'driver.lock'}", file=sys.stderr)
+        lock = self.hold_lock()
+        if lock is None:
             return 1
         if not TEACHER.is_file() or sha256(TEACHER) != TEACHER_SHA256:
             print(f"davis_table1: the teacher {TEACHER} is missing or not the pinned file (sha256 "

@@ -296,14 +296,21 @@ class Driver:
         except FileNotFoundError:
             return "no validations yet"
 
-    def run(self, allow_unconverged_teacher: bool = False) -> int:
+    def hold_lock(self):
+        """ROOT/driver.lock, held until the process ends; None (and a line on stderr) when another driver has it."""
         self.root.mkdir(parents=True, exist_ok=True)
         lock = (self.root / "driver.lock").open("w")
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            print(f"miniature: another driver holds {self.root / 'driver.lock'}; not starting a second",
+            print(f"{self.module}: another driver holds {self.root / 'driver.lock'}; not starting a second",
                   file=sys.stderr)
+            return None
+        return lock
+
+    def run(self, allow_unconverged_teacher: bool = False) -> int:
+        lock = self.hold_lock()
+        if lock is None:
             return 1
         self.log(f"driver start: run {self.run_id}, seeds {list(self.seeds)}, overrides {self.overrides}, "
                  f"{self.threads} thread(s) per job, {self.jobs} job(s), pid {os.getpid()}")
