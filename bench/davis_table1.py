@@ -20,9 +20,13 @@ Order (resumable, as :mod:`bench.miniature`, whose driver this one extends):
 
 Every finished run's verdict under the rule of issue 28 (validation PSNR gains under
 0.05 dB over the last 20 % of the run, :data:`TAIL_FRACTION`) goes to ``driver.log`` and
-``status``. A row that fails it is extended, every seed by the same factor, by resuming
-(``--set`` of its budget field, recorded in ``overrides.json``); the milestones of the lr
-stay where the run started them (:func:`sofkd_lib.engine.train.make_optimizer`).
+``status``. A finished row that fails it is extended, every seed by the same factor, by
+resuming: ``extend --row ROW --factor F`` keeps the row's new budget in ``ROOT/budgets.json``
+(that row alone: :func:`~sofkd_lib.companion.recording.options.budget_override`), the next
+``run`` trains it on and ``record`` passes it on as ``--budget``. The milestones of the lr stay
+where the run started them (:func:`sofkd_lib.engine.train.make_optimizer`).
+
+    python -m bench.davis_table1 extend --row phase2 --factor 1.5   # then `run` again
 
 The budget (8,000 iterations a phase, :data:`sofkd_lib.engine.config.PROFILES`) was fixed from
 step times measured on the 2-core development machine (``steps``: every variant's train step at
@@ -43,21 +47,27 @@ import threading
 from pathlib import Path
 
 from bench.miniature import _CLI, REPO, Driver, _now, check_configs, run_overrides
-from sofkd_lib.cli.argtypes import positive_int, seed_list
+from sofkd_lib.cli.argtypes import positive_float, positive_int, seed_list
 from sofkd_lib.cli.main import OneLineParser
 from sofkd_lib.companion.convergence import run_plateau
 from sofkd_lib.companion.recording.evaluate import sha256_file
-from sofkd_lib.companion.recording.options import DAVIS_HELD_OUT, entry
+from sofkd_lib.companion.recording.index import write_readme
+from sofkd_lib.companion.recording.options import DAVIS_HELD_OUT, budget_override, entry
 from sofkd_lib.companion.room import measure_room, room_verdict
-from sofkd_lib.data.io import write_json_atomic
+from sofkd_lib.data.datasets import DAVIS_HELD_OUT as HELD_OUT_SEQUENCES
+from sofkd_lib.data.datasets import DAVIS_VALIDATION
+from sofkd_lib.data.io import write_json_atomic, write_text_atomic
 from sofkd_lib.engine.config import make_config
 from sofkd_lib.method.variants import variant_spec
+from sofkd_lib.settings import repo_relative, shared_path
+from sofkd_lib.weights.pretrained import recorded_root
 
 PROFILE = "davis-cpu"
 RUN_ID = "2026-12-06-davis-cpu"
 ROOT = Path(os.environ.get("SOFKD_DAVIS_TABLE1_ROOT", "/work/runs/davis-table1"))
-DATA_ROOT = (REPO.parent / "shared" / "data" / "davis_subset").resolve()
-VID4_ROOT = (REPO.parent / "shared" / "data" / "vid4").resolve()
+#: Where the DAVIS footage is read from unless ``--set data_root=`` says otherwise (the held-out column
+#: of the room is read from the same folder as the training footage).
+DATA_ROOT = shared_path("davis_subset")
 #: The teacher every student distils from: the recorded 320-channel x4 teacher (H100, warm-started from the
 #: authors' x2 weights, trained on the embedded split), pinned by file and hash.
 TEACHER = REPO / "results" / "recorded" / "2026-11-25-h100" / "teacher" / "weights.pt"
@@ -69,9 +79,10 @@ STUDENTS = ("student", "student-1phase", "phase1", "phase2", "phase1+2")
 ROOM_UNIT = ("student", 0)
 #: The rule of issue 28: trained out when the last 20 % of a run's validations gain under 0.05 dB.
 TAIL_FRACTION = 0.2
-#: Test columns of the room: (name, evaluate arguments).
-COLUMNS = {"vid4": ["--data", str(VID4_ROOT), "--kind", "vid4"],
-           DAVIS_HELD_OUT.key: ["--data", str(DATA_ROOT), "--kind", "davis", "--split", "held-out"]}
+#: Rows extended by ``extend`` (row → iterations), in ROOT.
+BUDGETS = "budgets.json"
+#: Test columns of the room, in order (the record's keys).
+COLUMNS = ("vid4", DAVIS_HELD_OUT.key)
 
 
 STEPS_FILE = REPO / "results" / "bench" / "davis_table1" / "steps.json"  # not beside cpu.json: book/efficiency.md reads those
@@ -143,10 +154,22 @@ class DavisDriver(Driver):
     def __init__(self, *args, room_threads: int = 2, **kwargs):
         super().__init__(*args, **kwargs)
         self.room_threads = room_threads
+        path = self.root / BUDGETS
+        #: Row → iterations, for the rows extended by :meth:`extend` (every seed of a row alike).
+        self.budgets: dict[str, int] = json.loads(path.read_text())["budgets"] if path.is_file() else {}
+
+    def unit_overrides(self, unit: str, seed: int | None) -> dict:
+        """Every override ``unit`` of ``seed`` trains with: the run's, its entry's, an extension, its seed."""
+        extension = budget_override(unit, self.budgets[unit]) if unit in self.budgets else {}
+        return {**self.overrides, **entry(unit).overrides, **extension, "seed": seed or 0}
 
     def config(self, unit: str, seed: int | None):
-        e = entry(unit)
-        return make_config(self.profile, {**self.overrides, **e.overrides, "seed": seed or 0}, variant=e.variant)
+        return make_config(self.profile, self.unit_overrides(unit, seed), variant=entry(unit).variant)
+
+    def planned_iterations(self, unit: str) -> int:
+        """``unit``'s budget as fixed before the run: the profile's, without any extension."""
+        return make_config(self.profile, {**self.overrides, **entry(unit).overrides}, variant=entry(unit).variant
+                           ).total_iterations
 
     def units(self) -> list[tuple[str, int | None]]:
         return [(u, s) for s in self.seeds for u in STUDENTS]
@@ -165,7 +188,7 @@ class DavisDriver(Driver):
         spec = variant_spec(e.variant)
         cmd = [sys.executable, "-c", _CLI, "train", "--variant", e.variant, "--profile", self.profile, "--out",
                str(self.out(unit, seed)), "--resume", "auto", "--quiet"]
-        for key, value in {**self.overrides, **e.overrides, "seed": seed or 0}.items():
+        for key, value in self.unit_overrides(unit, seed).items():
             cmd += ["--set", f"{key}={value}"]
         if spec.needs_teacher:
             cmd += ["--teacher", str(TEACHER)]
@@ -180,6 +203,13 @@ class DavisDriver(Driver):
             return "no validations yet"
 
     # ------------------------------------------------------------------ the room
+    def column_arguments(self, column: str) -> list[str]:
+        """``evaluate`` arguments of a room column: Vid4 from the shared data, the DAVIS held-out
+        sequences from the folder the students train on."""
+        if column == "vid4":
+            return ["--data", str(shared_path("vid4")), "--kind", "vid4"]
+        return ["--data", str(self.overrides.get("data_root", DATA_ROOT)), "--kind", "davis", "--split", "held-out"]
+
     def evaluate(self, checkpoint: Path, column: str, out: Path) -> None:
         """Score ``checkpoint`` on ``column`` per frame into ``out`` (one thread, the code copy)."""
         if out.is_file():
@@ -187,7 +217,7 @@ class DavisDriver(Driver):
         code = self.root / "code"
         env = {**self.env(code), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         cmd = [sys.executable, "-c", _CLI, "evaluate", "--checkpoint", str(checkpoint), "--scale", "4",
-               *COLUMNS[column], "--output", str(out), "--no-progress"]
+               *self.column_arguments(column), "--output", str(out), "--no-progress"]
         self.log(f"room: evaluate {checkpoint} on {column}")
         proc = subprocess.run(cmd, cwd=code, env=env, check=False, capture_output=True, text=True)
         if proc.returncode != 0:
@@ -221,7 +251,7 @@ class DavisDriver(Driver):
             raise errors[0]
         rooms = [measure_room(json.loads((folder / f"teacher_{c}.json").read_text()),
                               json.loads((folder / f"{unit}_seed{seed}_{c}.json").read_text())) for c in COLUMNS]
-        verdict = {**room_verdict(rooms), "teacher": str(TEACHER.relative_to(REPO)), "teacher_sha256": sha256(TEACHER),
+        verdict = {**room_verdict(rooms), "teacher": repo_relative(TEACHER), "teacher_sha256": sha256(TEACHER),
                    "student": f"{unit} seed {seed}", "student_config": self.config(unit, seed).to_dict(),
                    "measured": _now()}
         write_json_atomic(path, verdict)
@@ -265,17 +295,121 @@ class DavisDriver(Driver):
                "--work", str(self.root / "work"), "--column", DAVIS_HELD_OUT.key, "--quiet"]
         for key, value in self.overrides.items():
             cmd += ["--set", f"{key}={value}"]
+        for unit, iterations in self.budgets.items():
+            cmd += ["--budget", f"{unit}={iterations}"]
         return " ".join(cmd) if shell else cmd
+
+    # ------------------------------------------------------------------ extending a row
+    def extend(self, row: str, factor: float) -> int:
+        """Extend every seed of ``row`` by ``factor`` (issue 28's rule 4), kept in ROOT/budgets.json; the next
+        ``run`` resumes them. Only a finished row that fails the rule, and never phase 1 once a phase 1+2 has
+        started from it (that model would have to be set aside). Returns an exit status."""
+        lock = self.hold_lock()
+        if lock is None:
+            return 1
+        units = [(row, s) for s in self.seeds]
+        unfinished = [f"seed {s}" for u, s in units if not self.finished(u, s)]
+        if unfinished:
+            print(f"extend: {row} is not finished ({', '.join(unfinished)}); the rule reads finished runs",
+                  file=sys.stderr)
+            return 2
+        verdicts = {s: run_plateau(self.out(u, s), tail_fraction=TAIL_FRACTION) for u, s in units}
+        if all(v.plateaued for v in verdicts.values()):
+            print(f"extend: every seed of {row} passes the rule; nothing to extend", file=sys.stderr)
+            return 2
+        started = [s for s in self.seeds if row == "phase1" and self.iteration("phase1+2", s) > 0]
+        if started:
+            print(f"extend: phase1+2 of seed(s) {started} started from this phase 1; set those models aside "
+                  f"first (move their folders out of {self.work}) and record that you did", file=sys.stderr)
+            return 2
+        before = self.config(row, self.seeds[0]).total_iterations
+        after = round(before * factor)
+        if after <= before:
+            print(f"extend: --factor must make the budget larger ({before:,} × {factor} = {after:,})", file=sys.stderr)
+            return 2
+        self.budgets[row] = after
+        write_json_atomic(self.root / BUDGETS, {"budgets": self.budgets})
+        failing = ", ".join(f"seed {s}: {v.describe()}" for s, v in verdicts.items() if not v.plateaued)
+        self.log(f"extend: {row} from {before:,} to {after:,} iterations (×{factor:g}), every seed, because {failing}; "
+                 f"kept in {self.root / BUDGETS}; resume with `python -m {self.module} run`")
+        return 0
 
     def record(self) -> int:
         status = super().record()
         if status == 0:  # the room, measured before the students were trained, goes with the record
-            dest = REPO / "results" / "recorded" / self.run_id / "room"
+            run_dir = recorded_root() / self.run_id
+            dest = run_dir / "room"
             dest.mkdir(parents=True, exist_ok=True)
             for path in [self.root / "room.json", *sorted((self.root / "room").glob("*.json"))]:
                 write_json_atomic(dest / path.name, json.loads(path.read_text()))
             self.log(f"record: the room's measurements copied to {dest}")
+            write_text_atomic(run_dir / "NOTES.md", self.notes())
+            write_readme(recorded_root())
+            self.log(f"record: {run_dir / 'NOTES.md'} written and the README regenerated")
         return status
+
+    def notes(self) -> str:
+        """The record's NOTES.md, every figure read from the recorded run, the room and the driver's files."""
+        from sofkd_lib.companion import stats
+        from sofkd_lib.companion.tables import format_duration
+
+        rec = stats.load_seeded_run(self.run_id)
+        room = json.loads((self.root / "room.json").read_text())
+        total = next(r for r in stats.compute_rows(rec) if r["entry"] == "all")
+        room_seconds = sum(json.loads(p.read_text()).get("wall_seconds", 0.0) for p in (self.root / "room").glob("*.json"))
+        data_root = self.overrides.get("data_root", str(DATA_ROOT))
+        lines = [
+            f"**How this run was made.** `python -m {self.module} run` trained every model on the project's 2-core "
+            f"CPU at nice 19, in the background, across sessions, resuming from checkpoints kept outside the "
+            f"repository: first the no-KD student of seed {ROOM_UNIT[1]} with {self.room_threads} threads, then, "
+            f"once the room was measured, the other students {self.jobs} at a time with {self.threads} thread(s) "
+            f"each. Trainers were paused (SIGSTOP) while test suites ran on the same cores; those minutes are inside "
+            f"the wall times. `python -m {self.module} record` evaluated and recorded them with the command above. "
+            f"`book/davis.md` tells the whole story.",
+            "",
+            f"- **Data.** Trained on `{data_root}` (`davis_pool=train+val`): every DAVIS-2017 train and val sequence "
+            f"there except the held-out and validation ones (`sofkd_lib.data.datasets`). Validation curves: "
+            f"{', '.join(DAVIS_VALIDATION)} (training footage, never reported). Test columns: Vid4 x4 and "
+            f"\"{DAVIS_HELD_OUT.label}\" ({', '.join(HELD_OUT_SEQUENCES)}), which stands where the paper's "
+            f"DAVIS-2017 test column stands and is not that set. Vid4 and the held-out sequences were never trained on.",
+            f"- **Teacher.** `{room['teacher']}` (sha256 `{room['teacher_sha256'][:16]}…`), the recorded 320-channel "
+            f"x4 teacher, not trained here: warm-started from the SOF-VSR authors' x2 weights and fine-tuned on the "
+            f"embedded split on a GPU. Its advantage over the students is width, the authors' training data and "
+            f"compute, not width alone as in the paper.",
+            f"- **Room, measured {room['measured']} before any other student was trained** (teacher − no-KD student "
+            f"seed {ROOM_UNIT[1]}, paired bootstrap over frames; rule: {room['rule']}):",
+        ]
+        for c in room["columns"]:
+            r = c["room"]
+            lines.append(f"  - {stats.DATASET_NAMES.get(c['dataset'], c['dataset'])}: teacher {c['teacher_psnr']:.3f} dB, "
+                         f"student {c['student_psnr']:.3f} dB, room {r['estimate']:+.3f} dB [{r['low']:+.3f}, "
+                         f"{r['high']:+.3f}]: {'enough' if c['enough'] else 'not enough'}.")
+        lines.append(f"- **Schedule.** Profile `{self.profile}`: lr 1e-3 halved at 40 % and 80 % of each run's budget; "
+                     f"batch {self.config('phase1', 0).batch_size} of {self.config('phase1', 0).patch_size}² LR patches.")
+        for unit in STUDENTS:
+            c = self.config(unit, self.seeds[0])
+            extended = f", extended from {self.planned_iterations(unit):,} by `extend` (every seed)" \
+                if unit in self.budgets else ""
+            lines.append(f"  - {stats.label(unit)}: {c.total_iterations:,} iterations{extended}.")
+        rows = stats.convergence_rows(rec, tail_fraction=TAIL_FRACTION)
+        passed = sum(r["plateaued"] for r in rows)
+        lines.append(f"- **Convergence** (validation PSNR gains under 0.05 dB over the last {TAIL_FRACTION:.0%} of a run): "
+                     f"{passed} of {len(rows)} curves pass.")
+        for r in rows:
+            lines.append(f"  - {r['model']}, seed {r['seed']}: {r['verdict']}.")
+        lines += [
+            f"- **Cost.** {total['core_hours']:.1f} core-hours of training over {format_duration(total['wall_hours'] * 3600)} "
+            f"of machine time, {format_duration(total['evaluation_hours'] * 3600)} of evaluation when recording and "
+            f"{format_duration(room_seconds)} of one-thread evaluation for the room (planned: {PLANNED_CORE_HOURS:.0f} "
+            f"core-hours).",
+            f"- **What it can say.** Whether two-phase KD moves a 240-channel student toward a teacher that is "
+            f"measurably better than it, at a CPU budget ({self.config('phase1', 0).total_iterations:,} iterations a "
+            f"phase at batch {self.config('phase1', 0).batch_size}, against the paper's 200,000 at 64), with seed "
+            f"spread and paired intervals. **What it cannot.** The paper's numbers: its budget, its full DAVIS-2017 "
+            f"training set and its test set are out of reach here, and part of the teacher's advantage is knowledge "
+            f"from data the students never see.",
+        ]
+        return "\n".join(lines) + "\n"
 
     def status(self) -> int:
         super().status()
@@ -287,7 +421,7 @@ class DavisDriver(Driver):
 
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m bench.davis_table1", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("run", "status", "record", "steps"))
+    parser.add_argument("command", choices=("run", "status", "record", "steps", "extend"))
     parser.add_argument("--root", type=Path, default=ROOT, help=f"checkpoints and log (default {ROOT})")
     parser.add_argument("--run-id", default=RUN_ID, help=f"recorded run name (default {RUN_ID})")
     parser.add_argument("--seeds", type=seed_list, default=SEEDS, help="students' seeds (default 0,1,2)")
@@ -296,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=positive_int, default=1, help="threads per job after the room (default 1)")
     parser.add_argument("--jobs", type=positive_int, default=2, help="students trained at once after the room (default 2)")
     parser.add_argument("--room-threads", type=positive_int, default=2, help="threads of the room unit (default 2)")
+    parser.add_argument("--row", choices=STUDENTS, help="extend: the row whose every seed is extended")
+    parser.add_argument("--factor", type=positive_float, help="extend: the budget's factor (> 1), e.g. 1.5")
     args = parser.parse_args(argv)
     # `kill PID` ends the driver through SystemExit, so the running trainer is stopped and logged with it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -308,6 +444,10 @@ def main(argv: list[str] | None = None) -> int:
     driver = DavisDriver(args.root, args.run_id, args.seeds, overrides, args.threads, jobs=args.jobs,
                          room_threads=args.room_threads)
     check_configs(parser, driver)
+    if args.command == "extend":
+        if args.row is None or args.factor is None:
+            parser.error("extend needs --row and --factor")
+        return driver.extend(args.row, args.factor)
     if args.command == "run":
         return driver.run()
     return driver.status() if args.command == "status" else driver.record()

@@ -58,6 +58,7 @@ from sofkd_lib.companion.convergence import run_plateau  # noqa: E402
 from sofkd_lib.data.io import write_json_atomic  # noqa: E402
 from sofkd_lib.engine.config import ConfigError, make_config, parse_overrides  # noqa: E402 - after the sys.path line
 from sofkd_lib.method.variants import variant_spec  # noqa: E402
+from sofkd_lib.settings import shared_data_root  # noqa: E402
 
 PROFILE = "miniature"
 RUN_ID = "2026-12-01-miniature-cpu"
@@ -184,7 +185,7 @@ class Driver:
         env = dict(os.environ)
         env.update(PYTHONPATH=str(code), OMP_NUM_THREADS=str(self.threads), MKL_NUM_THREADS=str(self.threads),
                    # the copy lives outside the checkout: point it at the checkout's data and cache
-                   SOFKD_DATA=env.get("SOFKD_DATA", str((REPO.parent / "shared" / "data").resolve())),
+                   SOFKD_DATA=str(shared_data_root()),
                    SOFKD_CACHE=env.get("SOFKD_CACHE", str(REPO / ".cache")))
         return env
 
@@ -429,6 +430,10 @@ class Driver:
             return 1
         cmd = self.record_command()
         self.log(f"record: {' '.join(cmd)}")
+        return self.run_record(cmd)
+
+    def run_record(self, cmd: list[str]) -> int:
+        """Run ``record_command``'s command (``python -m sofkd_lib record …``) in the checkout; its exit status."""
         return subprocess.run([sys.executable, *cmd[1:]], cwd=REPO, check=False).returncode
 
 

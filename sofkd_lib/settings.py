@@ -17,6 +17,15 @@ class CheckoutRequiredError(RuntimeError):
     """A command that needs the source checkout (the book, ``book/runs``) was run from an installed package."""
 
 
+def repo_relative(path: str | os.PathLike) -> str:
+    """``path`` relative to the checkout when inside it (what records keep, so that they do not depend on
+    where the clone lives), else as given."""
+    try:
+        return Path(path).resolve().relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def in_checkout() -> bool:
     """True when ``sofkd_lib`` runs from its source tree (``pyproject.toml`` beside it, an editable install
     included), False when it is an installed copy, e.g. in site-packages."""

@@ -64,3 +64,15 @@ def seed_list(text: str) -> tuple[int, ...]:
         return parse_seeds(text)
     except RecordError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def entry_budget(text: str) -> tuple[str, int]:
+    """argparse type: ``ENTRY=N``, a recorded entry and its iterations (``record --budget``)."""
+    name, sep, value = text.partition("=")
+    try:
+        iterations = int(value.replace("_", "").replace(",", ""))
+    except ValueError:
+        iterations = 0
+    if not sep or not name.strip() or iterations < 1:
+        raise argparse.ArgumentTypeError(f"expected ENTRY=N with N an integer >= 1 (e.g. phase2=12000), got {text!r}")
+    return name.strip(), iterations

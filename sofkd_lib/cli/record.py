@@ -7,7 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from sofkd_lib.cli.argtypes import seed_list
+from sofkd_lib.cli.argtypes import entry_budget, seed_list
 from sofkd_lib.companion.record import record
 from sofkd_lib.companion.recording.options import ENTRY_NAMES, EXTRA_COLUMNS, RecordOptions, repeat_command
 from sofkd_lib.engine.config import PROFILES, VARIANTS, parse_overrides
@@ -47,6 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--column", dest="columns", action="append", default=[], choices=sorted(EXTRA_COLUMNS),
                         help="score every model on this test set too (repeatable), e.g. davis-2017-val-held-out: "
                              "our held-out DAVIS sequences, from the run's DAVIS folder (data_root)")
+    parser.add_argument("--budget", dest="budgets", action="append", default=[], type=entry_budget,
+                        metavar="ENTRY=N",
+                        help="iterations of one entry, every seed (repeatable): a row extended by resuming, e.g. "
+                             "phase2=12000; other entries keep their budgets")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -74,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         work_root=args.work, results_root=args.results, vid4_root=args.vid4,
         vid4_max_frames=args.vid4_max_frames, min_teacher_gain=gain, quiet=args.quiet,
         train_only=args.train_only, seeds=args.seeds, teacher=args.teacher,
-        extra_columns=tuple(EXTRA_COLUMNS[k] for k in dict.fromkeys(args.columns)),
+        extra_columns=tuple(EXTRA_COLUMNS[k] for k in dict.fromkeys(args.columns)), budgets=dict(args.budgets),
     )
     record(dataclasses.replace(options, command=_invocation(options, args)))
     return 0

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from sofkd_lib.method.variants import NAMES, TABLE1, variant_spec
-from sofkd_lib.settings import REPO_ROOT, require_checkout, shared_data_root
+from sofkd_lib.settings import REPO_ROOT, repo_relative, require_checkout, shared_data_root
 
 #: Table 1's variants in dependency order, and what each needs (:mod:`sofkd_lib.method.variants`).
 VARIANTS: tuple[str, ...] = NAMES
@@ -183,14 +183,6 @@ class RunSpec:
         return self.out_dir / CHECKPOINT
 
 
-def _rel(path: Path) -> str:
-    """Path relative to the repository when inside it (keys must not depend on the clone's location)."""
-    try:
-        return Path(path).resolve().relative_to(REPO_ROOT).as_posix()
-    except ValueError:
-        return str(path)
-
-
 def plan_runs(profile: str, root: Path | None = None, device: str = "cpu",
               overrides: Mapping[str, Any] | None = None, variants: Sequence[str] = VARIANTS) -> list[RunSpec]:
     """The runs of ``profile`` in dependency order, with their notebook parameters.
@@ -225,7 +217,7 @@ def assign_keys(specs: Sequence[RunSpec], library_hash: str, notebook_hash: str)
     """Fill each spec's key; upstream keys enter downstream ones (order matters)."""
     keys: dict[str, str] = {}
     for spec in specs:
-        portable = {k: (_rel(Path(v)) if k in ("out_dir", "teacher_checkpoint", "init_checkpoint") else v)
+        portable = {k: (repo_relative(Path(v)) if k in ("out_dir", "teacher_checkpoint", "init_checkpoint") else v)
                     for k, v in spec.parameters.items()}
         spec.key = run_key(portable, library_hash, notebook_hash, {d: keys[d] for d in spec.depends})
         keys[spec.variant] = spec.key
@@ -274,7 +266,7 @@ def run_training(specs: Sequence[RunSpec], executor: Callable[[RunSpec], None] =
         for dep in spec.depends:
             if dep not in records:
                 raise MissingRunError(f"run {spec.profile}/{dep} must precede {spec.profile}/{spec.variant}")
-        log(f"[pipeline] train {spec.profile}/{spec.variant} → {_rel(spec.notebook)}")
+        log(f"[pipeline] train {spec.profile}/{spec.variant} → {repo_relative(spec.notebook)}")
         spec.record_path.unlink(missing_ok=True)  # a stale record must not survive a failed rerun
         start = time.perf_counter()
         executor(spec)
@@ -284,7 +276,7 @@ def run_training(specs: Sequence[RunSpec], executor: Callable[[RunSpec], None] =
         record = {
             "variant": spec.variant, "profile": spec.profile, "key": spec.key,
             "parameters": {k: v for k, v in spec.parameters.items()},
-            "notebook": _rel(spec.notebook), "checkpoint": _rel(spec.checkpoint),
+            "notebook": repo_relative(spec.notebook), "checkpoint": repo_relative(spec.checkpoint),
             "wall_s": round(wall, 2), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         write_json_atomic(spec.record_path, record, non_finite="error")  # a record holds no NaN
@@ -356,7 +348,7 @@ def evaluate_all(profile: str, records: Mapping[str, Mapping[str, Any]], root: P
         try:
             old = json.loads(path.read_text())
             if old.get("key") == key:
-                log(f"[pipeline] reuse {_rel(path)}")
+                log(f"[pipeline] reuse {repo_relative(path)}")
                 return old
         except ValueError:
             pass
@@ -381,7 +373,7 @@ def evaluate_all(profile: str, records: Mapping[str, Mapping[str, Any]], root: P
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     write_json_atomic(path, results, non_finite="error")
-    log(f"[pipeline] wrote {_rel(path)} in {results['wall_s']:.1f} s")
+    log(f"[pipeline] wrote {repo_relative(path)} in {results['wall_s']:.1f} s")
     return results
 
 

@@ -150,16 +150,20 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> tuple[torch.optim.O
 
 
 
-def lr_trajectory(config: TrainConfig) -> np.ndarray:
-    """The lr of each iteration 1 … ``config.total_iterations``, from :func:`make_optimizer`'s schedule stepped
-    once per iteration as :func:`train` steps it (no weights are trained)."""
+def lr_trajectory(config: TrainConfig, until: int | None = None) -> np.ndarray:
+    """The lr of each iteration 1 … ``until`` (default ``config.total_iterations``), from :func:`make_optimizer`'s
+    schedule stepped once per iteration as :func:`train` steps it (no weights are trained). ``until`` beyond the
+    budget is a run extended by resuming: its milestones stay those of ``config``'s budget."""
     import warnings
 
+    until = config.total_iterations if until is None else until
+    if until < 1:
+        raise ValueError(f"until must be >= 1, got {until}")
     optimizer, scheduler = make_optimizer(nn.Linear(1, 1), config)
-    out = np.empty(config.total_iterations)
+    out = np.empty(until)
     with warnings.catch_warnings():  # the scheduler is stepped without optimiser steps on purpose
         warnings.simplefilter("ignore", UserWarning)
-        for i in range(config.total_iterations):
+        for i in range(until):
             out[i] = optimizer.param_groups[0]["lr"]
             scheduler.step()
     return out

@@ -92,3 +92,132 @@ def test_budget_plan_sums_every_students_iterations_times_its_step_time():
     assert plan["units"]["student-1phase"] == {"iterations": 8_000, "seconds_per_step": 0.5,
                                                "core_hours": pytest.approx(2 * 4_000 / 3600)}
     assert dt.budget_plan(steps, threads=1)["seeds"] == 3 and plan["planned_core_hours"] == 40.0
+
+
+@pytest.mark.slow
+def test_a_tiny_run_goes_from_the_room_to_the_record_and_the_chapter_reads_it(tmp_path, monkeypatch):
+    """The whole experiment at tiny widths on fake folders: room unit, room, every student of two seeds,
+    record with the DAVIS column, the room beside the record, and the chapter rendering the results."""
+    import nbformat
+
+    from sofkd_lib.companion import stats
+    from sofkd_lib.companion.chapter import run_chapter
+    from sofkd_lib.data.datasets import DAVIS_HELD_OUT, DAVIS_VALIDATION
+    from sofkd_lib.engine.train import train
+    from sofkd_lib.weights.pretrained import REPO_ROOT
+    from tests.fake_data import write_davis, write_vid4
+    from tests.tiny_runs import SC, TC, source, tiny
+
+    data = tmp_path / "data"
+    write_vid4(data / "vid4", n=7, h=64, w=64)
+    davis = write_davis(data / "davis_subset", {"train": ["bear", "tennis"],
+                                                "val": ["camel", *DAVIS_HELD_OUT, *DAVIS_VALIDATION]},
+                        n=7, h=64, w=64, textured=True)
+    recorded = tmp_path / "recorded"
+    for name, value in (("SOFKD_DATA", data), ("SOFKD_RECORDED", recorded), ("PYTHONPATH", REPO_ROOT)):
+        monkeypatch.setenv(name, str(value))
+    train(tiny("teacher", iterations=2), source(0), tmp_path / "teacher", quiet=True)
+    teacher = tmp_path / "teacher" / "last.pt"
+    monkeypatch.setattr(dt, "TEACHER", teacher)
+    monkeypatch.setattr(dt, "TEACHER_SHA256", dt.sha256(teacher))
+    measured = []
+
+    def verdict_that_proceeds(rooms):  # a 2-iteration teacher has no room: the real verdict, then go on anyway
+        measured.append(dt.room_verdict.__wrapped__(rooms))
+        return {**measured[-1], "proceed": True}
+
+    verdict_that_proceeds.__wrapped__ = dt.room_verdict
+    monkeypatch.setattr(dt, "room_verdict", verdict_that_proceeds)
+    overrides = {"data_root": str(davis), "teacher_channels": TC, "student_channels": SC, "phase_iterations": 6,
+                 "patch_size": 8, "batch_size": 2, "val_every": 1, "val_max_frames": 5, "log_every": 1,
+                 "checkpoint_every": 3}
+    d = DavisDriver(tmp_path / "root", dt.RUN_ID, (0, 1), overrides, threads=1, jobs=2, room_threads=1)
+    assert d.run() == 0
+
+    room = json.loads((tmp_path / "root" / "room.json").read_text())
+    assert [c["dataset"] for c in room["columns"]] == ["vid4", "davis-2017-val-held-out"]
+    assert room["columns"] == measured[0]["columns"] and room["student"] == "student seed 0"
+    teacher_vid4 = json.loads((tmp_path / "root" / "room" / "teacher_vid4.json").read_text())
+    assert room["columns"][0]["teacher_psnr"] == teacher_vid4["average"]["psnr"]
+    assert sorted(teacher_vid4["sequences"]) == ["calendar", "city", "foliage", "walk"]
+    held_out = json.loads((tmp_path / "root" / "room" / "student_seed0_davis-2017-val-held-out.json").read_text())
+    assert sorted(held_out["sequences"]) == sorted(DAVIS_HELD_OUT)
+    assert all(d.finished(u, s) for u, s in d.units())
+
+    # The record in this process, so that its embedded column (the precision check, the same for every run)
+    # can be cut to one clip of five frames: at 144x192 it would cost more than the rest of the test.
+    import sofkd_lib.data as data_module
+    from sofkd_lib.cli.main import main as cli
+
+    load_split = data_module.load_split
+
+    def one_embedded_clip(kind, split, root=None, **kw):
+        clips = load_split(kind, split, root=root, **kw)
+        return [clips[0].head(5)] if kind == "embedded" else clips
+
+    monkeypatch.setattr(data_module, "load_split", one_embedded_clip)
+    commands = []
+    monkeypatch.setattr(d, "run_record", lambda cmd: commands.append(cmd) or cli(cmd[3:]))
+    record_command = d.record_command
+    monkeypatch.setattr(d, "record_command", lambda: [*record_command(), "--min-teacher-gain", "none"])
+    assert d.record() == 0 and commands[0][:4] == ["python", "-m", "sofkd_lib", "record"]
+    assert json.loads((recorded / dt.RUN_ID / "room" / "room.json").read_text()) == room
+    notes = (recorded / dt.RUN_ID / "NOTES.md").read_text()
+    vid4_room = room["columns"][0]["room"]
+    assert f"room {vid4_room['estimate']:+.3f} dB [{vid4_room['low']:+.3f}, {vid4_room['high']:+.3f}]: not enough" in notes
+    assert "- **Convergence** (validation PSNR gains under 0.05 dB over the last 20% of a run): " in notes
+    assert notes.count("seed 1: ") == len(STUDENTS) and "core-hours of training" in notes
+    assert notes.strip() in (recorded / "README.md").read_text()
+    rec = stats.load_seeded_run(dt.RUN_ID, recorded)
+    assert set(rec.entries) == {"teacher", *STUDENTS} and rec.seeds == (0, 1)
+    for unit in STUDENTS:
+        assert sorted(rec.evals[unit]) == [0, 1] and sorted(rec.validation[unit]) == [0, 1]
+        assert {"vid4", "davis-2017-val-held-out"} <= set(rec.evals[unit][0])
+    # The record scores the room's models again: the teacher as it is, the student with the weights it stores
+    # (float16 here, within the record's precision tolerance of the float32 weights the room scored).
+    for column in room["columns"]:
+        assert rec.evals["teacher"][None][column["dataset"]]["average"]["psnr"] == column["teacher_psnr"]
+        stored = rec.evals["student"][0][column["dataset"]]
+        assert stored["weights_dtype"] == "float16"
+        assert stored["average"]["psnr"] == pytest.approx(column["student_psnr"], abs=0.01)
+
+    out = run_chapter(REPO_ROOT / "book" / "davis.md", tmp_path / "davis.ipynb")
+    text = "\n".join(str(o.get("data", {}).get("text/markdown", "")) + str(o.get("text", ""))
+                     for c in nbformat.read(out, as_version=4).cells if c.cell_type == "code" for o in c.outputs)
+    assert f"Recorded run `{dt.RUN_ID}`" in text and "Does two-phase KD help here?" in text
+    assert "not recorded yet" not in text and "core-hours** of training" in text
+
+
+def test_extend_gives_a_failing_row_alone_a_larger_budget_for_every_seed(tmp_path, monkeypatch):
+    from sofkd_lib.companion import convergence
+
+    d = _driver(tmp_path)
+    # 6 validations: the rule reads the last 2 (20 %, rounded up) against the best of the 4 before them
+    curves = {("phase2", 0): [27.0, 27.5, 27.8, 28.0, 28.0, 28.2], ("phase2", 1): [27.0, 27.5, 27.8, 28.0, 28.0, 28.01]}
+
+    def fake_finished(unit, seed):
+        return (unit, seed) in curves
+
+    monkeypatch.setattr(d, "finished", fake_finished)
+    monkeypatch.setattr(dt, "run_plateau", lambda out, **kw: convergence.plateau(
+        curves[(out.parent.name, int(out.name[4:]))], **kw))
+    assert d.extend("phase1", 1.5) == 2  # not finished
+    curves[("phase2", 0)][-1] = 28.04
+    assert d.extend("phase2", 1.5) == 2 and not (tmp_path / dt.BUDGETS).exists()  # every seed passes
+    curves[("phase2", 0)][-1] = 28.2
+    assert d.extend("phase2", 1.0) == 2
+    assert d.extend("phase2", 1.5) == 0
+    assert json.loads((tmp_path / dt.BUDGETS).read_text()) == {"budgets": {"phase2": 12_000}}
+    again = _driver(tmp_path)  # a later invocation reads it
+    assert again.config("phase2", 1).total_iterations == 12_000 and again.config("phase1+2", 1).total_iterations == 8_000
+    assert again.config("student", 0).total_iterations == 16_000
+    assert "iterations=12000" in again.train_command("phase2", 0) and "iterations=12000" not in again.train_command("phase1", 0)
+    cmd = again.record_command()
+    assert cmd[cmd.index("--budget") + 1] == "phase2=12000"
+    assert "extend: phase2 from 8,000 to 12,000 iterations (×1.5), every seed, because seed 0" in \
+        (tmp_path / "driver.log").read_text()
+    # Phase 1 cannot grow under a phase 1+2 that started from it.
+    curves.update({("phase1", 0): curves[("phase2", 0)], ("phase1", 1): curves[("phase2", 0)]})
+    monkeypatch.setattr(again, "finished", fake_finished)
+    monkeypatch.setattr(again, "iteration", lambda unit, seed: 250 if unit == "phase1+2" else 0)
+    assert again.extend("phase1", 1.5) == 2 and "phase1" not in again.budgets

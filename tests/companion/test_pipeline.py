@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -209,12 +208,6 @@ def test_evaluate_all_writes_and_reuses_results(tmp_path):
     assert bic["average"]["psnr"] == pytest.approx(bic["sequences"]["noise"]["psnr"][0])
     again = pl.evaluate_all("smoke", {}, tmp_path, sets=sets, log=lambda _: None)
     assert again["created"] == res["created"] and again["key"] == res["key"]  # reused, not recomputed
-
-
-def test_relative_keys_for_paths():
-    inside = pl.REPO_ROOT / "book" / "runs" / "smoke" / "teacher"
-    assert pl._rel(inside) == "book/runs/smoke/teacher"
-    assert pl._rel(Path("/elsewhere/x")) == "/elsewhere/x"
 
 
 def test_glued_values_reads_scrapbook_outputs():

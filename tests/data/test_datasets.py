@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from sofkd_lib.data import (
     DAVIS10_SCENES,
@@ -19,12 +18,7 @@ from sofkd_lib.data import (
     set_name,
 )
 from sofkd_lib.data.io import write_video
-
-
-def _frames(folder, n, h=8, w=12, ext="png", start=1):
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(start, start + n):
-        Image.fromarray(np.full((h, w, 3), i, np.uint8)).save(folder / f"{i:05d}.{ext}")
+from tests.fake_data import write_davis, write_frames
 
 
 def test_clip_validation():
@@ -68,8 +62,8 @@ def test_gt_flow_rotation_direction():
 
 
 def test_vid4_layouts_and_folder(tmp_path):
-    _frames(tmp_path / "v" / "walk" / "hr", 3)
-    _frames(tmp_path / "v" / "calendar", 4)  # flat layout
+    write_frames(tmp_path / "v" / "walk" / "hr", 3)
+    write_frames(tmp_path / "v" / "calendar", 4)  # flat layout
     clips = load_dataset("vid4", tmp_path / "v")
     assert [c.name for c in clips] == ["calendar", "walk"]
     assert clips[0].frames.shape == (4, 8, 12, 3) and clips[0].frames[3, 0, 0, 0] == 4
@@ -79,18 +73,8 @@ def test_vid4_layouts_and_folder(tmp_path):
     assert len(one) == 1 and len(one[0]) == 3
 
 
-def _davis(root, sets, n=3, h=8, w=12):
-    """A fake DAVIS-2017 folder: ``sets`` maps a list name (train, val, test-dev) to its sequences."""
-    (root / "ImageSets" / "2017").mkdir(parents=True, exist_ok=True)
-    for list_name, names in sets.items():
-        for name in names:
-            _frames(root / "JPEGImages" / "480p" / name, n, h, w, ext="jpg", start=0)
-        (root / "ImageSets" / "2017" / f"{list_name}.txt").write_text("".join(f"{x}\n" for x in names))
-    return root
-
-
 def test_davis_layout(tmp_path):
-    root = _davis(tmp_path / "DAVIS", {"train": ["bear"], "val": ["dog"]})
+    root = write_davis(tmp_path / "DAVIS", {"train": ["bear"], "val": ["dog"]})
     assert detect_kind(root) == "davis"
     assert [c.name for c in load_dataset("davis", root, split="train")] == ["bear"]
     assert [c.name for c in load_dataset("davis", root, split="val")] == ["dog"]
@@ -101,14 +85,14 @@ def test_davis_layout(tmp_path):
 
 def test_davis_test_is_test_dev_and_never_val(tmp_path):
     """The paper's "DAVIS-2017 test" is test-dev; without its list the error names it and val is not read."""
-    root = _davis(tmp_path / "DAVIS", {"train": ["bear"], "val": ["dog"]})
+    root = write_davis(tmp_path / "DAVIS", {"train": ["bear"], "val": ["dog"]})
     for split in ("test", "test-dev"):
         with pytest.raises(DataError) as err:
             load_split("davis", split, root)
         msg = str(err.value)
         assert str(root / "ImageSets" / "2017" / "test-dev.txt") in msg and "davis-2017-test-dev" in msg
         assert "no other split is read in its place" in msg
-    _davis(root, {"test-dev": ["boxing", "tractor"]})
+    write_davis(root, {"test-dev": ["boxing", "tractor"]})
     clips = load_split("davis", "test", root)
     assert [c.name for c in clips] == ["boxing", "tractor"]
     assert clips[0].source.startswith("davis-2017-test-dev 480p ")
@@ -122,7 +106,7 @@ def test_our_davis_split_holds_out_test_and_validation_sequences(tmp_path):
 
     assert not set(DAVIS_HELD_OUT) & set(DAVIS_VALIDATION)
     val = ["camel", *DAVIS_HELD_OUT, *DAVIS_VALIDATION]
-    root = _davis(tmp_path / "DAVIS", {"train": ["bear", "tennis"], "val": val})
+    root = write_davis(tmp_path / "DAVIS", {"train": ["bear", "tennis"], "val": val})
     assert davis_split_names(root, "train-pool") == ["bear", "tennis", "camel"]
     assert [c.name for c in load_split("davis", "held-out", root)] == list(DAVIS_HELD_OUT)
     assert [c.name for c in load_split("davis", "validation", root)] == list(DAVIS_VALIDATION)
@@ -154,14 +138,14 @@ def test_davis10_scenes_from_a_davis_layout_or_scene_folders(tmp_path):
     assert DAVIS10_SCENES == ("boxing", "demolition", "dive-in", "dog-control", "dolphins", "kart-turn",
                               "ocean-birds", "pole-vault", "speed-skating", "wings-turn")
     # DAVIS-2017 layout: the ten scene folders are read, other sequences are not.
-    davis = _davis(tmp_path / "DAVIS", {"test-dev": [*DAVIS10_SCENES, "tractor"]})
+    davis = write_davis(tmp_path / "DAVIS", {"test-dev": [*DAVIS10_SCENES, "tractor"]})
     clips = load_split("davis", "davis-10", davis)
     assert [c.name for c in clips] == list(DAVIS10_SCENES)
     assert clips[0].source == f"davis-10 {davis / 'JPEGImages' / '480p' / 'boxing'}"
     # The SOF-VSR authors' style: ROOT/<scene>/hr/*.png (or ROOT/<scene>/*.png).
     flat = tmp_path / "DAVIS-10"
     for i, scene in enumerate(DAVIS10_SCENES):
-        _frames(flat / scene / "hr" if i % 2 else flat / scene, 4)
+        write_frames(flat / scene / "hr" if i % 2 else flat / scene, 4)
     clips = load_dataset("davis", flat, split="davis-10")
     assert [(c.name, len(c)) for c in clips] == [(s, 4) for s in DAVIS10_SCENES]
     # A missing scene is named with where it was looked for; nothing stands in for it.
@@ -173,7 +157,7 @@ def test_davis10_scenes_from_a_davis_layout_or_scene_folders(tmp_path):
     msg = str(err.value)
     assert "no frames for dolphins, wings-turn" in msg and f"{flat}/<scene>/hr/*.png" in msg
     with pytest.raises(DataError, match=r"DAVIS-10 incomplete: no frames for boxing, .*JPEGImages/480p/<scene>"):
-        load_split("davis", "davis-10", _davis(tmp_path / "other", {"train": ["bear"]}))
+        load_split("davis", "davis-10", write_davis(tmp_path / "other", {"train": ["bear"]}))
 
 
 @pytest.mark.parametrize("name,split,root,expected", [
@@ -189,8 +173,8 @@ def test_set_names(name, split, root, expected):
 
 
 def test_folder_split_is_training_data_only(tmp_path):
-    _frames(tmp_path / "clips" / "a", 3)
-    _frames(tmp_path / "clips" / "b" / "hr", 4)
+    write_frames(tmp_path / "clips" / "a", 3)
+    write_frames(tmp_path / "clips" / "b" / "hr", 4)
     assert [(c.name, len(c)) for c in load_split("folder", "train", tmp_path / "clips")] == [("a", 3), ("b", 4)]
     with pytest.raises(ValueError, match="training data only"):
         load_split("folder", "val", tmp_path / "clips")
@@ -203,7 +187,7 @@ def test_evaluate_names_the_set_it_scored(tmp_path, capsys):
 
     flat = tmp_path / "DAVIS-10"
     for scene in DAVIS10_SCENES:
-        _frames(flat / scene / "hr", 5, h=32, w=32)
+        write_frames(flat / scene / "hr", 5, h=32, w=32)
     out = tmp_path / "r.json"
     assert main(["evaluate", "--checkpoint", "bicubic", "--scale", "2", "--kind", "davis", "--split", "davis-10",
                  "--data", str(flat), "--output", str(out), "--no-progress"]) == 0

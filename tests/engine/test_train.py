@@ -156,6 +156,9 @@ def test_phase_shape_halves_the_lr_at_40_and_80_percent_and_an_extension_keeps_t
     T.train(cfg.replace(iterations=15), source(), tmp_path / "s", resume="auto", quiet=True)
     lrs = [float(r["lr"]) for r in csv.DictReader((tmp_path / "s" / "metrics.csv").open())]
     assert lrs == [1e-3] * 4 + [5e-4] * 4 + [2.5e-4] * 7
+    assert T.lr_trajectory(cfg, until=15).tolist() == lrs  # what the book draws beside an extended run
+    with pytest.raises(ValueError, match="until must be >= 1"):
+        T.lr_trajectory(cfg, until=0)
     # The schedule cannot change on resume.
     with pytest.raises(CheckpointError, match="lr_schedule"):
         T.train(cfg.replace(iterations=20, lr_schedule="step"), source(), tmp_path / "s", resume="auto", quiet=True)

@@ -215,6 +215,9 @@ class RecordOptions:
     teacher: str | None = None
     #: Test sets scored besides :data:`TEST_COLUMNS`.
     extra_columns: tuple[TestColumn, ...] = ()
+    #: Entry → its iterations where a run gave one entry another budget than the profile's (a row extended by
+    #: resuming, :func:`budget_override`); every seed of the entry gets it.
+    budgets: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not _RUN_ID.fullmatch(self.run_id):
@@ -240,6 +243,13 @@ class RecordOptions:
             raise RecordError(f"record writes to the checkout's results/recorded, and this sofkd_lib is an installed "
                               f"copy: give --results DIR (or set {RECORDED_ENV})")
         object.__setattr__(self, "extra_columns", tuple(self.extra_columns))
+        object.__setattr__(self, "budgets", {str(k): v for k, v in dict(self.budgets).items()})
+        for name, iterations in self.budgets.items():
+            if name not in self.variants or name == "teacher":
+                raise RecordError(f"--budget {name}: not a student entry of this run (entries: "
+                                  f"{', '.join(v for v in self.variants if v != 'teacher')})")
+            if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+                raise RecordError(f"--budget {name}: iterations must be an integer >= 1, got {iterations!r}")
         keys = [c.key for c in self.columns]
         bad = [k for k in keys if not _COLUMN_KEY.fullmatch(k)]
         if bad or len(set(keys)) != len(keys):
@@ -288,10 +298,22 @@ class RecordOptions:
         return Path(self.vid4_root or shared_data_root() / "vid4")
 
 
+def budget_override(name: str, iterations: int) -> dict[str, int]:
+    """The override that gives entry ``name`` (and no other) a budget of ``iterations``, applied to that entry
+    alone: ``iterations``, which replaces whatever budget field its variant reads. Its budget field itself
+    would not do: both no-KD students read ``student_iterations``, which must stay twice ``phase_iterations``
+    under the two-phase convention, and phase 1+2's ``phase_iterations`` is what the others derive from."""
+    entry(name)  # an unknown entry is an error here, not a silent no-op
+    return {"iterations": int(iterations)}
+
+
 def variant_config(options: RecordOptions, variant: str, seed: int | None = None) -> TrainConfig:
-    """The TrainConfig of entry ``variant`` (and ``seed``) in this run (the teacher alone gets the warm start)."""
+    """The TrainConfig of entry ``variant`` (and ``seed``) in this run (the teacher alone gets the warm start;
+    an entry of :attr:`RecordOptions.budgets` its own budget)."""
     e = entry(variant)
     extra: dict[str, Any] = dict(e.overrides)
+    if variant in options.budgets:
+        extra.update(budget_override(variant, options.budgets[variant]))
     if e.variant == "teacher" and options.teacher_init_official is not None:
         extra.update(warm_start=options.teacher_init_official, warm_start_derive=options.teacher_init_derive)
     if seed is not None:
@@ -319,4 +341,6 @@ def repeat_command(options: RecordOptions) -> str:
         parts += ["--vid4-max-frames", str(options.vid4_max_frames)]
     for column in options.extra_columns:
         parts += ["--column", column.key]
+    for name, iterations in options.budgets.items():
+        parts += ["--budget", f"{name}={iterations}"]
     return shlex.join(parts)

@@ -14,6 +14,7 @@ from sofkd_lib.companion.recording.options import (
     RecordError,
     RecordOptions,
     TestColumn,
+    budget_override,
     entry,
     eval_files,
     parse_seeds,
@@ -62,6 +63,39 @@ def test_entries_seeds_and_the_ablation_config():
         RecordOptions(run_id="r", profile="smoke", teacher="t.pt", teacher_init_official="BI_x2.pth")
 
 
+def test_an_entry_extended_alone_keeps_every_other_entrys_budget():
+    """A row extended by resuming (issue 28) gets its own budget field; the entries sharing a field
+    (both no-KD students: student_iterations) or deriving from it (phase_iterations) keep theirs."""
+    variants = ("student", "student-1phase", "phase1", "phase2", "phase1+2")
+    davis = {"data_root": "/data/davis"}  # resolved, never read
+    plain = RecordOptions(run_id="r", profile="davis-cpu", overrides=davis, variants=variants, seeds=(0, 1))
+    before = {v: variant_config(plain, v, 0).total_iterations for v in variants}
+    assert before == {"student": 16_000, "student-1phase": 8_000, "phase1": 8_000, "phase2": 8_000,
+                      "phase1+2": 8_000}
+    for name, iterations in (("student", 24_000), ("student-1phase", 12_000), ("phase1+2", 12_000)):
+        options = RecordOptions(run_id="r", profile="davis-cpu", overrides=davis, variants=variants, seeds=(0, 1),
+                                budgets={name: iterations})
+        after = {v: variant_config(options, v, 1).total_iterations for v in variants}
+        assert after == {**before, name: iterations}
+        assert repeat_command(options).endswith(f"--budget {name}={iterations}")
+    assert budget_override("phase1+2", 12_000) == budget_override("student", 12_000) == {"iterations": 12_000}
+    for bad, message in (({"teacher": 5}, "not a student entry"), ({"phase1-alpha1": 5}, "not a student entry"),
+                         ({"phase2": 0}, "integer >= 1"), ({"phase2": 2.5}, "integer >= 1")):
+        with pytest.raises(RecordError, match=message):
+            RecordOptions(run_id="r", profile="davis-cpu", variants=variants, budgets=bad)
+
+
+def test_record_budget_argument_reads_entry_equals_iterations():
+    import argparse
+
+    from sofkd_lib.cli.argtypes import entry_budget
+
+    assert entry_budget("phase2=12000") == ("phase2", 12_000) and entry_budget("student=24_000") == ("student", 24_000)
+    for bad in ("phase2", "phase2=0", "=5", "phase2=x"):
+        with pytest.raises(argparse.ArgumentTypeError, match="ENTRY=N"):
+            entry_budget(bad)
+
+
 def _tiny_set(options, config):
     return ColumnData([], source="here", notes={"note": 1})
 
@@ -92,14 +126,14 @@ def test_vid4_column_loads_or_says_why_not(tmp_path):
 
 def test_davis_held_out_column_reads_the_runs_davis_folder_or_says_why_not(tmp_path):
     from sofkd_lib.data.datasets import DAVIS_HELD_OUT as HELD_OUT_SEQUENCES
-    from tests.data.test_datasets import _davis
+    from tests.fake_data import write_davis
 
     assert EXTRA_COLUMNS == {"davis-2017-val-held-out": DAVIS_HELD_OUT}
     assert DAVIS_HELD_OUT.label == "DAVIS-2017 val, 5 held-out sequences"
     options = RecordOptions(run_id="r", profile="smoke", extra_columns=(DAVIS_HELD_OUT,))
     skipped = DAVIS_HELD_OUT.load(options, variant_config(options, "teacher"))
     assert skipped.clips is None and "not on a DAVIS folder" in skipped.skipped
-    root = _davis(tmp_path / "DAVIS", {"train": ["bear"], "val": ["camel", *HELD_OUT_SEQUENCES]}, n=5)
+    root = write_davis(tmp_path / "DAVIS", {"train": ["bear"], "val": ["camel", *HELD_OUT_SEQUENCES]}, n=5)
     options = RecordOptions(run_id="r", profile="smoke", overrides={"dataset": "davis", "data_root": str(root)},
                             extra_columns=(DAVIS_HELD_OUT,), seeds=(0, 1))
     data = DAVIS_HELD_OUT.load(options, variant_config(options, "student", 0))
