@@ -156,7 +156,12 @@ class DavisDriver(Driver):
         self.room_threads = room_threads
         path = self.root / BUDGETS
         #: Row → iterations, for the rows extended by :meth:`extend` (every seed of a row alike).
-        self.budgets: dict[str, int] = json.loads(path.read_text())["budgets"] if path.is_file() else {}
+        self.budgets: dict[str, int] = {}
+        if path.is_file():
+            try:
+                self.budgets = dict(json.loads(path.read_text())["budgets"])
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise SystemExit(f"davis_table1: cannot read the extended budgets {path}: {exc!r}") from None
 
     def unit_overrides(self, unit: str, seed: int | None) -> dict:
         """Every override ``unit`` of ``seed`` trains with: the run's, its entry's, an extension, its seed."""

@@ -448,7 +448,12 @@ def run_overrides(parser: argparse.ArgumentParser, root: Path, given: list[str],
     if "seed" in overrides:
         parser.error("seed is set per run by --seeds")
     stored_path = root / OVERRIDES
-    stored = json.loads(stored_path.read_text()) if stored_path.is_file() else {}
+    try:
+        stored = json.loads(stored_path.read_text()) if stored_path.is_file() else {}
+    except (OSError, json.JSONDecodeError) as exc:
+        parser.error(f"cannot read the run's kept overrides {stored_path}: {exc}")
+    if not isinstance(stored, dict):
+        parser.error(f"{stored_path} must hold a JSON object of overrides, not {type(stored).__name__}")
     clash = {k: (stored[k], v) for k, v in overrides.items() if k in stored and stored[k] != v}
     if clash:
         parser.error(f"--set differs from the overrides this run was trained with ({stored_path}): "

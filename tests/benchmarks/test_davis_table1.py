@@ -221,3 +221,9 @@ def test_extend_gives_a_failing_row_alone_a_larger_budget_for_every_seed(tmp_pat
     monkeypatch.setattr(again, "finished", fake_finished)
     monkeypatch.setattr(again, "iteration", lambda unit, seed: 250 if unit == "phase1+2" else 0)
     assert again.extend("phase1", 1.5) == 2 and "phase1" not in again.budgets
+
+
+def test_a_corrupt_budgets_file_stops_the_driver_naming_it(tmp_path):
+    (tmp_path / dt.BUDGETS).write_text("{oops")
+    with pytest.raises(SystemExit, match="cannot read the extended budgets .*budgets.json"):
+        _driver(tmp_path)

@@ -237,3 +237,18 @@ def test_bad_jobs_seeds_or_set_are_one_line_before_anything(tmp_path, capsys):
         assert len(err.splitlines()) == 1 and err.startswith("python -m bench.miniature: error: "), err
         assert message in err, err
     assert not (tmp_path / "root").exists()
+
+
+def test_a_corrupt_kept_overrides_file_is_one_line_naming_it(tmp_path, capsys):
+    import pytest
+
+    from bench.miniature import OVERRIDES, main
+
+    root = tmp_path / "root"
+    root.mkdir()
+    for text, message in (("{not json", "cannot read the run's kept overrides"), ("[1, 2]", "must hold a JSON object")):
+        (root / OVERRIDES).write_text(text)
+        with pytest.raises(SystemExit) as exc:
+            main(["status", "--root", str(root)])
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and len(err.splitlines()) == 1 and message in err and str(root / OVERRIDES) in err
