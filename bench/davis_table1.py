@@ -20,13 +20,14 @@ Order (resumable, as :mod:`bench.miniature`, whose driver this one extends):
 
 Every finished run's verdict under the rule of issue 28 (validation PSNR gains under
 0.05 dB over the last 20 % of the run, :data:`TAIL_FRACTION`) goes to ``driver.log`` and
-``status``. A finished row that fails it is extended, every seed by the same factor, by
-resuming: ``extend --row ROW --factor F`` keeps the row's new budget in ``ROOT/budgets.json``
-(that row alone: :func:`~sofkd_lib.companion.recording.options.budget_override`), the next
-``run`` trains it on and ``record`` passes it on as ``--budget``. The milestones of the lr stay
-where the run started them (:func:`sofkd_lib.engine.train.make_optimizer`).
-
-    python -m bench.davis_table1 extend --row phase2 --factor 1.5   # then `run` again
+``status``. A row with a finished model that fails it is extended, every seed by the same
+factor, by resuming: automatically once by :data:`EXTENSION_FACTOR` (fixed before the run),
+further only by hand (``extend --row ROW --factor F``, then ``run``). The row's new budget is
+kept in ``ROOT/budgets.json`` with why (that row alone:
+:func:`~sofkd_lib.companion.recording.options.budget_override`), and ``record`` passes it on as
+``--budget``. The milestones of the lr stay where the run started them
+(:func:`sofkd_lib.engine.train.make_optimizer`). Phase 1+2 starts only once every phase 1 is
+settled, so that phase 1 never grows under a model trained from it.
 
 The budget (8,000 iterations a phase, :data:`sofkd_lib.engine.config.PROFILES`) was fixed from
 step times measured on the 2-core development machine (``steps``: every variant's train step at
@@ -58,6 +59,7 @@ from sofkd_lib.data.datasets import DAVIS_HELD_OUT as HELD_OUT_SEQUENCES
 from sofkd_lib.data.datasets import DAVIS_VALIDATION
 from sofkd_lib.data.io import write_json_atomic, write_text_atomic
 from sofkd_lib.engine.config import make_config
+from sofkd_lib.engine.train import lr_milestones
 from sofkd_lib.method.variants import variant_spec
 from sofkd_lib.settings import repo_relative, shared_path
 from sofkd_lib.weights.pretrained import recorded_root
@@ -79,8 +81,15 @@ STUDENTS = ("student", "student-1phase", "phase1", "phase2", "phase1+2")
 ROOM_UNIT = ("student", 0)
 #: The rule of issue 28: trained out when the last 20 % of a run's validations gain under 0.05 dB.
 TAIL_FRACTION = 0.2
-#: Rows extended by ``extend`` (row → iterations), in ROOT.
+#: The extended rows, in ROOT: ``{"budgets": {row: iterations}, "history": [every extension]}``.
 BUDGETS = "budgets.json"
+#: The same, as the record keeps it (with the rule), beside the room.
+EXTENSIONS = "extensions.json"
+#: Fixed on 2026-12-06, before any curve of a row but the room unit's first half was seen: a row with a finished
+#: model that fails the rule is extended by this factor, every seed, automatically, at most this many times;
+#: a further extension is a decision made with ``extend`` and logged as one.
+EXTENSION_FACTOR = 1.5
+AUTO_EXTENSIONS = 1
 #: Test columns of the room, in order (the record's keys).
 COLUMNS = ("vid4", DAVIS_HELD_OUT.key)
 
@@ -155,26 +164,32 @@ class DavisDriver(Driver):
         super().__init__(*args, **kwargs)
         self.room_threads = room_threads
         path = self.root / BUDGETS
-        #: Row → iterations, for the rows extended by :meth:`extend` (every seed of a row alike).
+        #: Row → iterations, for the extended rows (every seed of a row alike), and every extension made.
         self.budgets: dict[str, int] = {}
+        self.history: list[dict] = []
         if path.is_file():
             try:
-                self.budgets = dict(json.loads(path.read_text())["budgets"])
+                kept = json.loads(path.read_text())
+                self.budgets, self.history = dict(kept["budgets"]), list(kept.get("history", []))
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 raise SystemExit(f"davis_table1: cannot read the extended budgets {path}: {exc!r}") from None
+        self._budget_lock = threading.Lock()
 
     def unit_overrides(self, unit: str, seed: int | None) -> dict:
         """Every override ``unit`` of ``seed`` trains with: the run's, its entry's, an extension, its seed."""
-        extension = budget_override(unit, self.budgets[unit]) if unit in self.budgets else {}
+        extension = budget_override(unit, self.budgets[unit], self.planned_iterations(unit)) if unit in self.budgets else {}
         return {**self.overrides, **entry(unit).overrides, **extension, "seed": seed or 0}
 
     def config(self, unit: str, seed: int | None):
         return make_config(self.profile, self.unit_overrides(unit, seed), variant=entry(unit).variant)
 
+    def planned_config(self, unit: str):
+        """``unit``'s config as fixed before the run (seed 0): the profile's budget, without any extension; its
+        lr milestones are those of every seed, extended or not."""
+        return make_config(self.profile, {**self.overrides, **entry(unit).overrides}, variant=entry(unit).variant)
+
     def planned_iterations(self, unit: str) -> int:
-        """``unit``'s budget as fixed before the run: the profile's, without any extension."""
-        return make_config(self.profile, {**self.overrides, **entry(unit).overrides}, variant=entry(unit).variant
-                           ).total_iterations
+        return self.planned_config(unit).total_iterations
 
     def units(self) -> list[tuple[str, int | None]]:
         return [(u, s) for s in self.seeds for u in STUDENTS]
@@ -279,8 +294,8 @@ class DavisDriver(Driver):
         self.save_overrides()
         code_info = self.snapshot()
         threads, self.threads = self.threads, self.room_threads
-        try:
-            self._train_one(*ROOM_UNIT, code_info)
+        try:  # at the planned budget: the room is measured at the budget fixed for every student
+            self._train_one(*ROOM_UNIT, code_info, may_extend=False)
         finally:
             self.threads = threads
         verdict = self.room()
@@ -288,7 +303,14 @@ class DavisDriver(Driver):
             self.log(f"room: not enough ({verdict['rule']}); no other student is trained")
             return 4
         self.log(f"room: enough on every column ({verdict['rule']}); training the other students")
-        self._train_students([u for u in self.units() if u != ROOM_UNIT], code_info)
+        # Phase 1+2 last: it starts from phase 1, so phase 1's row must be settled (extended or not) first.
+        # A pass ends with the models of a row extended during it unfinished: the next pass trains them on.
+        for group in ([u for u in self.units() if u[0] != "phase1+2"], [u for u in self.units() if u[0] == "phase1+2"]):
+            for unit in group:  # models finished before (the room unit, an earlier session's) are judged too
+                if self.finished(*unit):
+                    self.extend_if_failing(*unit)
+            while pending := [u for u in group if not self.finished(*u)]:
+                self._train_students(pending, code_info)
         self.log("driver done: every run finished")
         return 0
 
@@ -305,38 +327,78 @@ class DavisDriver(Driver):
         return " ".join(cmd) if shell else cmd
 
     # ------------------------------------------------------------------ extending a row
+    def _extend_row(self, row: str, factor: float, reason: str, by: str) -> int:
+        """Multiply ``row``'s budget by ``factor`` for every seed, keep it in ROOT/budgets.json, log why;
+        returns the new budget."""
+        with self._budget_lock:
+            before = self.config(row, self.seeds[0]).total_iterations
+            after = round(before * factor)
+            self.budgets[row] = after
+            self.history.append({"row": row, "from": before, "to": after, "factor": factor, "by": by,
+                                 "reason": reason, "when": _now()})
+            write_json_atomic(self.root / BUDGETS, {"budgets": self.budgets, "history": self.history})
+        self.log(f"extend ({by}): {row} from {before:,} to {after:,} iterations (×{factor:g}), every seed, because "
+                 f"{reason}; kept in {self.root / BUDGETS}")
+        return after
+
+    def auto_extensions(self, row: str) -> int:
+        return sum(h["row"] == row and h["by"] == "auto" for h in self.history)
+
+    def _phase1_in_use(self, row: str) -> list[int]:
+        """Seeds whose phase 1+2 has started from phase 1: phase 1 cannot grow under them."""
+        return [s for s in self.seeds if row == "phase1" and self.iteration("phase1+2", s) > 0]
+
+    def _train_one(self, unit: str, seed: int | None, code_info: dict, may_extend: bool = True) -> None:
+        """Train ``unit`` of ``seed`` to its budget; while its curve fails the rule and its row has been extended
+        automatically fewer than :data:`AUTO_EXTENSIONS` times, extend the row by :data:`EXTENSION_FACTOR` and
+        train on (the row's other seeds follow in the next pass of :meth:`run`)."""
+        while True:
+            super()._train_one(unit, seed, code_info)
+            if not may_extend or not self.extend_if_failing(unit, seed):
+                return
+
+    def extend_if_failing(self, unit: str, seed: int | None) -> bool:
+        """Extend ``unit``'s row automatically when this finished model fails the rule and the row may still
+        grow (:data:`AUTO_EXTENSIONS`; phase 1 not under a started phase 1+2); True when it was extended."""
+        try:
+            verdict = run_plateau(self.out(unit, seed), tail_fraction=TAIL_FRACTION)
+        except FileNotFoundError:  # a run without validations cannot be judged (tests' stand-ins)
+            return False
+        if verdict.plateaued:
+            return False
+        if self.auto_extensions(unit) >= AUTO_EXTENSIONS:
+            self.log(f"{unit} seed {seed}: fails the rule after {AUTO_EXTENSIONS} automatic extension(s); "
+                     f"reported as not trained out unless `extend` is run")
+            return False
+        if self._phase1_in_use(unit):
+            self.log(f"{unit} seed {seed}: fails the rule, but phase1+2 has started from phase 1; not extended")
+            return False
+        self._extend_row(unit, EXTENSION_FACTOR, f"seed {seed}: {verdict.describe()}", by="auto")
+        return True
+
     def extend(self, row: str, factor: float) -> int:
-        """Extend every seed of ``row`` by ``factor`` (issue 28's rule 4), kept in ROOT/budgets.json; the next
-        ``run`` resumes them. Only a finished row that fails the rule, and never phase 1 once a phase 1+2 has
-        started from it (that model would have to be set aside). Returns an exit status."""
+        """Extend every seed of ``row`` by ``factor`` by hand (issue 28's rule 4, beyond the automatic
+        extensions), when a finished model of the row fails the rule; never phase 1 once a phase 1+2 has started
+        from it (that model would have to be set aside). The next ``run`` trains them on. Returns an exit status."""
         lock = self.hold_lock()
         if lock is None:
             return 1
-        units = [(row, s) for s in self.seeds]
-        unfinished = [f"seed {s}" for u, s in units if not self.finished(u, s)]
-        if unfinished:
-            print(f"extend: {row} is not finished ({', '.join(unfinished)}); the rule reads finished runs",
-                  file=sys.stderr)
+        done = [s for s in self.seeds if self.finished(row, s)]
+        failing = {s: v for s in done if not (v := run_plateau(self.out(row, s), tail_fraction=TAIL_FRACTION)).plateaued}
+        if not failing:
+            print(f"extend: no finished model of {row} fails the rule ({len(done)} of {len(self.seeds)} finished); "
+                  f"nothing to extend", file=sys.stderr)
             return 2
-        verdicts = {s: run_plateau(self.out(u, s), tail_fraction=TAIL_FRACTION) for u, s in units}
-        if all(v.plateaued for v in verdicts.values()):
-            print(f"extend: every seed of {row} passes the rule; nothing to extend", file=sys.stderr)
-            return 2
-        started = [s for s in self.seeds if row == "phase1" and self.iteration("phase1+2", s) > 0]
+        started = self._phase1_in_use(row)
         if started:
             print(f"extend: phase1+2 of seed(s) {started} started from this phase 1; set those models aside "
                   f"first (move their folders out of {self.work}) and record that you did", file=sys.stderr)
             return 2
-        before = self.config(row, self.seeds[0]).total_iterations
-        after = round(before * factor)
-        if after <= before:
-            print(f"extend: --factor must make the budget larger ({before:,} × {factor} = {after:,})", file=sys.stderr)
+        if factor <= 1:
+            print(f"extend: --factor must be above 1, got {factor}", file=sys.stderr)
             return 2
-        self.budgets[row] = after
-        write_json_atomic(self.root / BUDGETS, {"budgets": self.budgets})
-        failing = ", ".join(f"seed {s}: {v.describe()}" for s, v in verdicts.items() if not v.plateaued)
-        self.log(f"extend: {row} from {before:,} to {after:,} iterations (×{factor:g}), every seed, because {failing}; "
-                 f"kept in {self.root / BUDGETS}; resume with `python -m {self.module} run`")
+        self._extend_row(row, factor, ", ".join(f"seed {s}: {v.describe()}" for s, v in failing.items()), by="extend")
+        self.log(f"extend: resume with `python -m {self.module} run`")
         return 0
 
     def record(self) -> int:
@@ -348,6 +410,12 @@ class DavisDriver(Driver):
             for path in [self.root / "room.json", *sorted((self.root / "room").glob("*.json"))]:
                 write_json_atomic(dest / path.name, json.loads(path.read_text()))
             self.log(f"record: the room's measurements copied to {dest}")
+            write_json_atomic(run_dir / EXTENSIONS, {"budgets": self.budgets, "history": self.history,
+                                                     "rule": f"extended when a finished model's validation PSNR "
+                                                             f"gains 0.05 dB or more over the last "
+                                                             f"{TAIL_FRACTION:.0%} of its run",
+                                                     "automatic": {"factor": EXTENSION_FACTOR,
+                                                                   "at_most": AUTO_EXTENSIONS}})
             write_text_atomic(run_dir / "NOTES.md", self.notes())
             write_readme(recorded_root())
             self.log(f"record: {run_dir / 'NOTES.md'} written and the README regenerated")
@@ -393,9 +461,13 @@ class DavisDriver(Driver):
                      f"batch {self.config('phase1', 0).batch_size} of {self.config('phase1', 0).patch_size}² LR patches.")
         for unit in STUDENTS:
             c = self.config(unit, self.seeds[0])
-            extended = f", extended from {self.planned_iterations(unit):,} by `extend` (every seed)" \
-                if unit in self.budgets else ""
-            lines.append(f"  - {stats.label(unit)}: {c.total_iterations:,} iterations{extended}.")
+            planned = "" if unit not in self.budgets else f" (planned {self.planned_iterations(unit):,})"
+            lines.append(f"  - {stats.label(unit)}: {c.total_iterations:,} iterations{planned}, lr multiplied by "
+                         f"{c.lr_gamma:g} after {' and '.join(f'{m:,}' for m in lr_milestones(self.planned_config(unit)))}.")
+        for h in self.history:
+            how = "automatically (the rule, fixed before the run)" if h["by"] == "auto" else "by hand (`extend`)"
+            lines.append(f"  - Extended {how} on {h['when']}: {stats.label(h['row'])} from {h['from']:,} to "
+                         f"{h['to']:,} iterations, every seed, because {h['reason']}.")
         rows = stats.convergence_rows(rec, tail_fraction=TAIL_FRACTION)
         passed = sum(r["plateaued"] for r in rows)
         lines.append(f"- **Convergence** (validation PSNR gains under 0.05 dB over the last {TAIL_FRACTION:.0%} of a run): "
@@ -418,6 +490,8 @@ class DavisDriver(Driver):
 
     def status(self) -> int:
         super().status()
+        for h in self.history:
+            print(f"extended ({h['by']}, {h['when']}): {h['row']} {h['from']:,} → {h['to']:,} because {h['reason']}")
         path = self.root / "room.json"
         print("room:", json.dumps(json.loads(path.read_text())["columns"], indent=1) if path.is_file()
               else "not measured yet")

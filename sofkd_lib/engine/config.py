@@ -119,6 +119,9 @@ class TrainConfig:
         "help": "step: multiply the lr by lr_gamma every lr_step iterations (the paper's StepLR); phase-shape: "
                 "multiply it at 40 % and 80 % of the run's budget, where the paper halves it within a 200k phase "
                 "(80k, 160k), at any budget; an extended run keeps the milestones it started with"})
+    lr_milestones_at: int = field(default=0, metadata={
+        "help": "phase-shape: if > 0, the milestones sit at 40 % and 80 % of this many iterations, not of the run's "
+                "budget (a row extended before all its seeds started keeps one schedule for every seed)"})
     adam_beta1: float = field(default=0.9, metadata={"help": "Adam beta1"})
     adam_beta2: float = field(default=0.999, metadata={"help": "Adam beta2"})
     adam_eps: float = field(default=1e-8, metadata={"help": "Adam epsilon"})
@@ -287,7 +290,7 @@ def _value_problems(c: TrainConfig) -> list[str]:
             need(getattr(c, derived) == factor * c.phase_iterations, derived,
                  f"must be {factor} x phase_iterations = {factor * c.phase_iterations} under "
                  f"{budget}={getattr(c, budget)!r} (leave it unset to derive it, or change {budget})")
-    for name in ("iterations", "val_every"):
+    for name in ("iterations", "val_every", "lr_milestones_at"):
         need(getattr(c, name) >= 0, name, "must be >= 0 (0 = off/default)")
     # The ½-LR flow level pools by 2 and its smoothness term needs 2 rows: patch >= 4.
     need(c.patch_size >= 4 and c.patch_size % 2 == 0, "patch_size", "must be even and >= 4")

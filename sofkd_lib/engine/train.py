@@ -95,6 +95,7 @@ RESUMABLE_CHANGES = frozenset({
     "profile", "iterations", "phase_iterations", "teacher_iterations", "student_iterations", "student_budget",
     "phase1_iterations", "phase1_budget", "phase2_iterations", "phase2_budget",
     "log_every", "checkpoint_every", "val_every", "val_max_frames", "data_root", "device", "compile", "prefetch",
+    "lr_milestones_at",  # a resumed run's scheduler state, milestones included, is the checkpoint's
 })
 
 
@@ -125,8 +126,9 @@ def adam(params: list[torch.Tensor], **kwargs: Any) -> torch.optim.Adam:
 
 def lr_milestones(config: TrainConfig) -> list[int]:
     """The iterations after which ``lr_schedule="phase-shape"`` multiplies the lr by ``lr_gamma``: 40 % and
-    80 % of the run's budget (the paper's 80k and 160k of a 200k phase)."""
-    return [round(f * config.total_iterations) for f in PHASE_SHAPE_MILESTONES]
+    80 % of the run's budget (the paper's 80k and 160k of a 200k phase), or of ``lr_milestones_at`` when set."""
+    base = config.lr_milestones_at or config.total_iterations
+    return [round(f * base) for f in PHASE_SHAPE_MILESTONES]
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:

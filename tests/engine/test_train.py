@@ -157,6 +157,11 @@ def test_phase_shape_halves_the_lr_at_40_and_80_percent_and_an_extension_keeps_t
     lrs = [float(r["lr"]) for r in csv.DictReader((tmp_path / "s" / "metrics.csv").open())]
     assert lrs == [1e-3] * 4 + [5e-4] * 4 + [2.5e-4] * 7
     assert T.lr_trajectory(cfg, until=15).tolist() == lrs  # what the book draws beside an extended run
+    # A seed that starts after its row was extended gets the same schedule from the start (lr_milestones_at).
+    late = cfg.replace(iterations=15, lr_milestones_at=10)
+    assert T.lr_milestones(late) == [4, 8] and T.lr_trajectory(late).tolist() == lrs
+    T.train(late, source(), tmp_path / "late", quiet=True)
+    assert [float(r["lr"]) for r in csv.DictReader((tmp_path / "late" / "metrics.csv").open())] == lrs
     with pytest.raises(ValueError, match="until must be >= 1"):
         T.lr_trajectory(cfg, until=0)
     # The schedule cannot change on resume.

@@ -298,13 +298,15 @@ class RecordOptions:
         return Path(self.vid4_root or shared_data_root() / "vid4")
 
 
-def budget_override(name: str, iterations: int) -> dict[str, int]:
-    """The override that gives entry ``name`` (and no other) a budget of ``iterations``, applied to that entry
-    alone: ``iterations``, which replaces whatever budget field its variant reads. Its budget field itself
-    would not do: both no-KD students read ``student_iterations``, which must stay twice ``phase_iterations``
-    under the two-phase convention, and phase 1+2's ``phase_iterations`` is what the others derive from."""
+def budget_override(name: str, iterations: int, planned: int) -> dict[str, int]:
+    """The overrides that give entry ``name`` (and no other) a budget of ``iterations`` where ``planned`` was
+    fixed, applied to that entry alone: ``iterations``, which replaces whatever budget field its variant reads,
+    and ``lr_milestones_at=planned``, so that a seed started after the extension gets the lr milestones of
+    those extended by resuming. The budget field itself would not do: both no-KD students read
+    ``student_iterations``, which must stay twice ``phase_iterations`` under the two-phase convention, and
+    phase 1+2's ``phase_iterations`` is what the others derive from."""
     entry(name)  # an unknown entry is an error here, not a silent no-op
-    return {"iterations": int(iterations)}
+    return {"iterations": int(iterations), "lr_milestones_at": int(planned)}
 
 
 def variant_config(options: RecordOptions, variant: str, seed: int | None = None) -> TrainConfig:
@@ -312,13 +314,14 @@ def variant_config(options: RecordOptions, variant: str, seed: int | None = None
     an entry of :attr:`RecordOptions.budgets` its own budget)."""
     e = entry(variant)
     extra: dict[str, Any] = dict(e.overrides)
-    if variant in options.budgets:
-        extra.update(budget_override(variant, options.budgets[variant]))
     if e.variant == "teacher" and options.teacher_init_official is not None:
         extra.update(warm_start=options.teacher_init_official, warm_start_derive=options.teacher_init_derive)
     if seed is not None:
         extra["seed"] = seed
-    return make_config(options.profile, {**options.overrides, **extra}, variant=e.variant)
+    config = make_config(options.profile, {**options.overrides, **extra}, variant=e.variant)
+    if variant in options.budgets:
+        config = config.replace(**budget_override(variant, options.budgets[variant], config.total_iterations))
+    return config
 
 
 def repeat_command(options: RecordOptions) -> str:

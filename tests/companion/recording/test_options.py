@@ -64,8 +64,9 @@ def test_entries_seeds_and_the_ablation_config():
 
 
 def test_an_entry_extended_alone_keeps_every_other_entrys_budget():
-    """A row extended by resuming (issue 28) gets its own budget field; the entries sharing a field
-    (both no-KD students: student_iterations) or deriving from it (phase_iterations) keep theirs."""
+    """A row extended by resuming (issue 28) gets its own budget and keeps its planned lr milestones; the entries
+    sharing its budget field (both no-KD students: student_iterations) or deriving from it (phase_iterations)
+    keep theirs."""
     variants = ("student", "student-1phase", "phase1", "phase2", "phase1+2")
     davis = {"data_root": "/data/davis"}  # resolved, never read
     plain = RecordOptions(run_id="r", profile="davis-cpu", overrides=davis, variants=variants, seeds=(0, 1))
@@ -78,7 +79,8 @@ def test_an_entry_extended_alone_keeps_every_other_entrys_budget():
         after = {v: variant_config(options, v, 1).total_iterations for v in variants}
         assert after == {**before, name: iterations}
         assert repeat_command(options).endswith(f"--budget {name}={iterations}")
-    assert budget_override("phase1+2", 12_000) == budget_override("student", 12_000) == {"iterations": 12_000}
+        assert variant_config(options, name, 0).lr_milestones_at == before[name]  # every seed: one schedule
+    assert budget_override("phase1+2", 12_000, 8_000) == {"iterations": 12_000, "lr_milestones_at": 8_000}
     for bad, message in (({"teacher": 5}, "not a student entry"), ({"phase1-alpha1": 5}, "not a student entry"),
                          ({"phase2": 0}, "integer >= 1"), ({"phase2": 2.5}, "integer >= 1")):
         with pytest.raises(RecordError, match=message):
