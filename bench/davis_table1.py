@@ -277,7 +277,18 @@ class DavisDriver(Driver):
         write_json_atomic(path, verdict)
         for r in rooms:
             self.log(f"room: {r.describe()}")
+        self.publish_room()
         return verdict
+
+    def publish_room(self) -> Path:
+        """Copy the room's measurements beside the run's record (``results/recorded/RUN/room``), where the book
+        reads them: at once when measured, before any other student trains, and again with the record."""
+        dest = recorded_root() / self.run_id / "room"
+        dest.mkdir(parents=True, exist_ok=True)
+        for path in [self.root / "room.json", *sorted((self.root / "room").glob("*.json"))]:
+            write_json_atomic(dest / path.name, json.loads(path.read_text()))
+        self.log(f"room: its measurements copied to {dest}")
+        return dest
 
     # ------------------------------------------------------------------ the run
     def run(self, allow_unconverged_teacher: bool = False) -> int:
@@ -405,11 +416,7 @@ class DavisDriver(Driver):
         status = super().record()
         if status == 0:  # the room, measured before the students were trained, goes with the record
             run_dir = recorded_root() / self.run_id
-            dest = run_dir / "room"
-            dest.mkdir(parents=True, exist_ok=True)
-            for path in [self.root / "room.json", *sorted((self.root / "room").glob("*.json"))]:
-                write_json_atomic(dest / path.name, json.loads(path.read_text()))
-            self.log(f"record: the room's measurements copied to {dest}")
+            self.publish_room()
             write_json_atomic(run_dir / EXTENSIONS, {"budgets": self.budgets, "history": self.history,
                                                      "rule": f"extended when a finished model's validation PSNR "
                                                              f"gains 0.05 dB or more over the last "

@@ -135,6 +135,8 @@ def test_a_tiny_run_goes_from_the_room_to_the_record_and_the_chapter_reads_it(tm
     assert d.run() == 0
 
     room = json.loads((tmp_path / "root" / "room.json").read_text())
+    # published beside the record as soon as it was measured, where the book reads it before the record exists
+    assert json.loads((recorded / dt.RUN_ID / "room" / "room.json").read_text()) == room
     assert [c["dataset"] for c in room["columns"]] == ["vid4", "davis-2017-val-held-out"]
     assert room["columns"] == measured[0]["columns"] and room["student"] == "student seed 0"
     teacher_vid4 = json.loads((tmp_path / "root" / "room" / "teacher_vid4.json").read_text())
