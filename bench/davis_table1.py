@@ -464,6 +464,10 @@ class DavisDriver(Driver):
             lines.append(f"  - {stats.DATASET_NAMES.get(c['dataset'], c['dataset'])}: teacher {c['teacher_psnr']:.3f} dB, "
                          f"student {c['student_psnr']:.3f} dB, room {r['estimate']:+.3f} dB [{r['low']:+.3f}, "
                          f"{r['high']:+.3f}]: {'enough' if c['enough'] else 'not enough'}.")
+        if self.overrides.get("lr_frame_cache"):
+            lines.append("- **Speed.** The models trained after the room kept the degraded LR frames on disk "
+                         "(`lr_frame_cache`), so each training frame was degraded once, not once per run; the "
+                         "batches are the same (`tests/data/test_sampler.py`). The room unit ran without it.")
         lines.append(f"- **Schedule.** Profile `{self.profile}`: lr 1e-3 halved at 40 % and 80 % of each run's budget; "
                      f"batch {self.config('phase1', 0).batch_size} of {self.config('phase1', 0).patch_size}² LR patches.")
         for unit in STUDENTS:
@@ -526,7 +530,9 @@ def main(argv: list[str] | None = None) -> int:
         write_json_atomic(STEPS_FILE, {**steps, "plan": {n: budget_plan(steps, int(n)) for n in steps["seconds_per_step"]}})
         print(json.dumps({n: round(budget_plan(steps, int(n))["core_hours"], 1) for n in steps["seconds_per_step"]}))
         return 0
-    overrides = run_overrides(parser, args.root, args.overrides, defaults={"data_root": str(DATA_ROOT)})
+    # lr_frame_cache: the 1,385 training frames are degraded once for all runs, not once per run (same batches)
+    overrides = run_overrides(parser, args.root, args.overrides,
+                              defaults={"data_root": str(DATA_ROOT), "lr_frame_cache": True})
     driver = DavisDriver(args.root, args.run_id, args.seeds, overrides, args.threads, jobs=args.jobs,
                          room_threads=args.room_threads)
     check_configs(parser, driver)

@@ -1,7 +1,10 @@
 """Training sampler: random frame windows and aligned LR/HR Y patches, deterministic from a seed."""
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -9,7 +12,19 @@ import torch
 
 from sofkd_lib.data.color import rgb_uint8_to_y01
 from sofkd_lib.data.datasets import Clip
+from sofkd_lib.data.io import write_atomic
 from sofkd_lib.data.resize import DEGRADATIONS, degrade
+
+#: Part of every LR cache key: change it when :func:`~sofkd_lib.data.resize.degrade` changes its output.
+LR_CACHE_VERSION = "degrade-1"
+
+
+def lr_cache_key(hr_rgb_uint8: np.ndarray, scale: int, degradation: str) -> str:
+    """The name an LR frame is cached under: a hash of the HR frame's pixels and shape, the scale, the
+    degradation and :data:`LR_CACHE_VERSION` (the same frame read from any folder shares one entry)."""
+    digest = hashlib.sha256(f"{LR_CACHE_VERSION}|{degradation}|{scale}|{hr_rgb_uint8.shape}|".encode())
+    digest.update(np.ascontiguousarray(hr_rgb_uint8).tobytes())
+    return digest.hexdigest()[:40]
 
 
 class TrainSampler:
@@ -20,8 +35,11 @@ class TrainSampler:
     pixels from the frame edge (less when a frame is too small for it), and the
     aligned ``scale·patch_size``² HR patch; then random horizontal flip, vertical
     flip and transpose, shared by all frames. LR frames are made from HR on the
-    fly by ``degradation`` and cached per frame. Tensors are the authors' Y in
-    [0, 1]: lr (B, T, 1, p, p), hr (B, T, 1, s·p, s·p), float32.
+    fly by ``degradation`` and cached per frame; with ``lr_cache_dir`` each degraded
+    frame is also kept on disk there (uint8, keyed by :func:`lr_cache_key`), so later
+    runs on the same frames read it instead of degrading it again: the same arrays,
+    the same batches. Tensors are the authors' Y in [0, 1]: lr (B, T, 1, p, p),
+    hr (B, T, 1, s·p, s·p), float32.
 
     Every draw comes from one NumPy generator seeded by ``seed``;
     :meth:`state_dict` / :meth:`load_state_dict` save and restore it so a resumed
@@ -38,6 +56,7 @@ class TrainSampler:
         degradation: str = "bicubic-matlab",
         augment: bool = True,
         border: int = 10,
+        lr_cache_dir: str | os.PathLike | None = None,
     ):
         if degradation not in DEGRADATIONS:
             raise ValueError(f"degradation must be one of {DEGRADATIONS}, got {degradation!r}")
@@ -66,6 +85,7 @@ class TrainSampler:
         self._rng = np.random.default_rng(self.seed)
         self._draws = 0
         self._lr_cache: dict[tuple[int, int], np.ndarray] = {}
+        self.lr_cache_dir = None if lr_cache_dir is None else Path(lr_cache_dir)
         self._hr_cache: dict[tuple[int, int], np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -86,9 +106,25 @@ class TrainSampler:
             clip = self.clips[ci]
             h, w = (clip.height // self.scale) * self.scale, (clip.width // self.scale) * self.scale
             # Degrade the uint8 RGB frame, then take Y: the authors' LR PNGs are RGB.
-            lr = degrade(np.ascontiguousarray(clip.frames[fi, :h, :w]), self.scale, self.degradation)
-            self._lr_cache[key] = rgb_uint8_to_y01(lr)
+            self._lr_cache[key] = rgb_uint8_to_y01(self._degraded(np.ascontiguousarray(clip.frames[fi, :h, :w])))
         return self._lr_cache[key]
+
+    def _degraded(self, hr: np.ndarray) -> np.ndarray:
+        """``degrade(hr)``, read from or written to ``lr_cache_dir`` when there is one (an unreadable or
+        mis-shaped entry is computed and written again)."""
+        if self.lr_cache_dir is None:
+            return degrade(hr, self.scale, self.degradation)
+        path = self.lr_cache_dir / f"{lr_cache_key(hr, self.scale, self.degradation)}.npy"
+        shape = (hr.shape[0] // self.scale, hr.shape[1] // self.scale, *hr.shape[2:])
+        try:
+            lr = np.load(path, allow_pickle=False)
+            if lr.dtype == np.uint8 and lr.shape == shape:
+                return lr
+        except (OSError, ValueError):
+            pass
+        lr = degrade(hr, self.scale, self.degradation)
+        write_atomic(path, lambda tmp: np.save(tmp, lr, allow_pickle=False))
+        return lr
 
     def _corner(self, size: int) -> int:
         """Random LR patch origin along one axis, ``border`` from the edges where room allows."""

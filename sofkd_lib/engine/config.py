@@ -163,6 +163,9 @@ class TrainConfig:
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or cuda:N"})
     amp: bool = field(default=True, metadata={"help": "bf16 autocast on CUDA"})
     channels_last: bool = field(default=True, metadata={"help": "channels_last memory format on CUDA"})
+    lr_frame_cache: bool = field(default=False, metadata={
+        "help": "CPU sampler: keep each training frame's degraded LR on disk (cache folder), so every later run on "
+                "the same frames reads it instead of degrading it again (same batches)"})
     prefetch: bool = field(default=True, metadata={
         "help": "on CUDA, draw the next batch in a background thread during the step (same batches, same order); "
                 "ignored on CPU, where both would share the same cores"})

@@ -101,6 +101,10 @@ def make_source(config: TrainConfig, info: DistInfo | None = None) -> BatchSourc
         from sofkd_lib.data.device_sampler import DeviceSampler
 
         return DeviceSampler(clips, **kwargs, device=resolve_device(config.device, info))
+    if config.lr_frame_cache:
+        from sofkd_lib.settings import cache_dir
+
+        kwargs["lr_cache_dir"] = cache_dir() / "lr-frames"
     return TrainSampler(clips, **kwargs)
 
 

@@ -96,6 +96,7 @@ RESUMABLE_CHANGES = frozenset({
     "phase1_iterations", "phase1_budget", "phase2_iterations", "phase2_budget",
     "log_every", "checkpoint_every", "val_every", "val_max_frames", "data_root", "device", "compile", "prefetch",
     "lr_milestones_at",  # a resumed run's scheduler state, milestones included, is the checkpoint's
+    "lr_frame_cache",
 })
 
 

@@ -128,3 +128,40 @@ def test_training_degradation_is_the_configs_choice(tmp_path, degradation):
     other = "bicubic-pil" if degradation == "bicubic-matlab" else "bicubic-matlab"
     assert not np.array_equal(lr, TrainSampler(source.clips, 4, 8, seed=config.seed, degradation=other,
                                                augment=False).sample_item()[0])
+
+
+def test_lr_frames_cached_on_disk_give_the_same_batches_and_are_read_back(tmp_path, monkeypatch):
+    import sofkd_lib.data.sampler as sampler_module
+    from sofkd_lib.data.sampler import lr_cache_key
+
+    plain = TrainSampler(_clips(), scale=4, patch_size=8, n_frames=3, seed=5)
+    cached = TrainSampler(_clips(), scale=4, patch_size=8, n_frames=3, seed=5, lr_cache_dir=tmp_path)
+    batches = []
+    for _ in range(4):
+        batches.append(plain.sample(3))
+        for a, b in zip(batches[-1], cached.sample(3)):
+            assert torch.equal(a, b)
+    files = sorted(tmp_path.glob("*.npy"))
+    assert len(files) == len(cached._lr_cache) > 0  # one file per degraded frame, nothing else left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [p.name for p in files]
+    frame = _clips()[0].frames[0]
+    assert lr_cache_key(frame, 4, "bicubic-matlab") != lr_cache_key(frame, 4, "bicubic-pil") != \
+        lr_cache_key(frame, 2, "bicubic-pil")
+
+    # A later sampler reads every frame back and degrades none of them.
+    monkeypatch.setattr(sampler_module, "degrade", lambda *a: pytest.fail("degraded again"))
+    again = TrainSampler(_clips(), scale=4, patch_size=8, n_frames=3, seed=5, lr_cache_dir=tmp_path)
+    for batch in batches:
+        for a, b in zip(batch, again.sample(3)):
+            assert torch.equal(a, b)
+    monkeypatch.undo()
+
+    # An unreadable or mis-shaped entry is computed and written again.
+    files[0].write_bytes(b"not an array")
+    np.save(files[1], np.zeros((2, 2, 3), np.uint8))
+    fresh = TrainSampler(_clips(), scale=4, patch_size=8, n_frames=3, seed=5, lr_cache_dir=tmp_path)
+    check = TrainSampler(_clips(), scale=4, patch_size=8, n_frames=3, seed=5)
+    for _ in range(4):
+        for a, b in zip(check.sample(3), fresh.sample(3)):
+            assert torch.equal(a, b)
+    assert all(np.load(p).shape[0] > 2 for p in files[:2] if p.is_file())

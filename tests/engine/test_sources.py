@@ -50,6 +50,21 @@ def test_make_source_seeds_each_rank_apart():
     assert not torch.equal(a, b)
 
 
+def test_lr_frame_cache_puts_the_cpu_samplers_degraded_frames_in_the_cache_folder(tmp_path, monkeypatch):
+    import sofkd_lib.settings as settings
+    from tests.fake_data import write_frames
+
+    write_frames(tmp_path / "clips" / "a", 4, 64, 64, textured=True)
+    monkeypatch.setattr(settings, "cache_dir", lambda: tmp_path / "cache")
+    config = make_config("smoke", variant="student", dataset="folder", data_root=str(tmp_path / "clips"), val_every=0,
+                         patch_size=8)
+    assert make_source(config).lr_cache_dir is None
+    source = make_source(config.replace(lr_frame_cache=True))
+    assert source.lr_cache_dir == tmp_path / "cache" / "lr-frames"
+    source.sample(2)
+    assert len(list(source.lr_cache_dir.glob("*.npy"))) == len(source._lr_cache) > 0
+
+
 @pytest.mark.shared_data
 @pytest.mark.parametrize("profile", ["smoke", "cpu-demo", "paper", "davis-cpu"])
 def test_davis_subset_trains_and_validates_on_its_own_sequences_in_every_profile(shared_data, profile):

@@ -23,7 +23,7 @@ from sofkd_lib.weights.pretrained import PACKAGED_DIR, RECORDED_ENV, recorded_ro
 DEPENDENCIES: dict[str, tuple[str, ...]] = {v.name: v.depends for v in TABLE1}
 KD_VARIANTS = tuple(v.name for v in TABLE1 if v.needs_teacher)
 #: TrainConfig fields that choose the hardware or speed of a run, not its result.
-SPEED_ONLY_FIELDS = frozenset({"device", "prefetch", "compile"})
+SPEED_ONLY_FIELDS = frozenset({"device", "prefetch", "compile", "lr_frame_cache"})
 #: TrainConfig fields that set one variant's iteration budget (the ``*_budget`` fields derive the no-KD
 #: student's, phase 1's and phase 2 alone's).
 BUDGET_FIELDS = frozenset({v.budget_field for v in TABLE1} | {"student_budget", "phase1_budget", "phase2_budget"})
