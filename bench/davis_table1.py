@@ -277,7 +277,6 @@ class DavisDriver(Driver):
         write_json_atomic(path, verdict)
         for r in rooms:
             self.log(f"room: {r.describe()}")
-        self.publish_room()
         return verdict
 
     def publish_room(self) -> Path:
@@ -310,6 +309,7 @@ class DavisDriver(Driver):
         finally:
             self.threads = threads
         verdict = self.room()
+        self.publish_room()  # at every start: where the book reads it, before any other student trains
         if not verdict["proceed"]:
             self.log(f"room: not enough ({verdict['rule']}); no other student is trained")
             return 4
