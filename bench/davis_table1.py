@@ -303,11 +303,12 @@ class DavisDriver(Driver):
                  f"pid {os.getpid()}")
         self.save_overrides()
         code_info = self.snapshot()
-        threads, self.threads = self.threads, self.room_threads
-        try:  # at the planned budget: the room is measured at the budget fixed for every student
-            self._train_one(*ROOM_UNIT, code_info, may_extend=False)
-        finally:
-            self.threads = threads
+        if not (self.root / "room.json").is_file():  # once measured, the room unit is one student among the others
+            threads, self.threads = self.threads, self.room_threads
+            try:  # at the planned budget: the room is measured at the budget fixed for every student
+                self._train_one(*ROOM_UNIT, code_info, may_extend=False)
+            finally:
+                self.threads = threads
         verdict = self.room()
         self.publish_room()  # at every start: where the book reads it, before any other student trains
         if not verdict["proceed"]:

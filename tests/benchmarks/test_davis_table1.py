@@ -287,3 +287,16 @@ def test_a_corrupt_budgets_file_stops_the_driver_naming_it(tmp_path):
     (tmp_path / dt.BUDGETS).write_text("{oops")
     with pytest.raises(SystemExit, match="cannot read the extended budgets .*budgets.json"):
         _driver(tmp_path)
+
+
+def test_once_the_room_is_measured_the_room_unit_trains_among_the_others(tmp_path, monkeypatch):
+    """A resumed run whose student row was extended after the room: student seed 0 trains on with one thread
+    beside the others, not alone with the room's threads as before the room."""
+    if not TEACHER.is_file():
+        pytest.skip(f"the recorded teacher {TEACHER} is not in this checkout")
+    (tmp_path / "room.json").write_text("{}")
+    (tmp_path / dt.BUDGETS).write_text(json.dumps({"budgets": {"student": 24_000}, "history": []}))
+    d = _driver(tmp_path, room_threads=2)
+    trained = _fake(d, monkeypatch, rooms_enough=True)
+    assert d.run() == 0
+    assert ("student", 0, 1) in trained and all(t == 1 for _, _, t in trained)
