@@ -6,6 +6,7 @@ where a flat frame would give an infinite PSNR).
 """
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -44,7 +45,7 @@ def write_davis(root: Path, sets: Mapping[str, Sequence[str]], n: int = 3, h: in
     for list_name, names in sets.items():
         for k, name in enumerate(names):
             write_frames(root / "JPEGImages" / "480p" / name, n, h, w, ext="jpg", start=0, textured=textured,
-                         seed=hash(name) % 2**16 if textured else k)
+                         seed=zlib.crc32(name.encode()) if textured else k)  # not hash(): salted per process
         (root / "ImageSets" / "2017" / f"{list_name}.txt").write_text("".join(f"{x}\n" for x in names))
     return root
 
