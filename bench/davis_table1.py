@@ -151,6 +151,11 @@ def budget_plan(steps: dict, threads: int = 1, seeds: int = len(SEEDS)) -> dict:
             "core_hours": sum(r["core_hours"] for r in rows.values()), "planned_core_hours": PLANNED_CORE_HOURS}
 
 
+def room_evaluation_seconds(folder: Path) -> float:
+    """Wall seconds of the room's evaluations (the ``<model>_<column>.json`` files in ``folder``)."""
+    return sum(json.loads(p.read_text()).get("wall_seconds", 0.0) for p in Path(folder).glob("*_*.json"))
+
+
 def sha256(path: Path) -> str:
     """The file's sha256 (the recorder's hashing, so the pin and the record's provenance agree)."""
     return sha256_file(path)
@@ -437,7 +442,7 @@ class DavisDriver(Driver):
         rec = stats.load_seeded_run(self.run_id)
         room = json.loads((self.root / "room.json").read_text())
         total = next(r for r in stats.compute_rows(rec) if r["entry"] == "all")
-        room_seconds = sum(json.loads(p.read_text()).get("wall_seconds", 0.0) for p in (self.root / "room").glob("*.json"))
+        room_seconds = room_evaluation_seconds(self.root / "room")
         data_root = self.overrides.get("data_root", str(DATA_ROOT))
         lines = [
             f"**How this run was made.** `python -m {self.module} run` trained every model on the project's 2-core "
