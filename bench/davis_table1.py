@@ -16,7 +16,8 @@ Order (resumable, as :mod:`bench.miniature`, whose driver this one extends):
    Vid4 x4 and on the DAVIS held-out column; ``ROOT/room.json``. If the room is under
    :data:`~sofkd_lib.companion.room.MIN_ROOM_DB` on a column, or its interval reaches zero, the
    driver stops there (exit 4): no other student is trained;
-3. every other unit, ``--jobs`` at a time, a phase 1+2 once its seed's phase 1 is finished.
+3. every other unit, ``--jobs`` at a time, the longest chain of training left first
+   (:meth:`DavisDriver.priority`, from the measured step times), a phase 1+2 once every phase 1 is finished.
 
 Every finished run's verdict under the rule of issue 28 (validation PSNR gains under
 0.05 dB over the last 20 % of the run, :data:`TAIL_FRACTION`) goes to ``driver.log`` and
@@ -179,6 +180,8 @@ class DavisDriver(Driver):
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 raise SystemExit(f"davis_table1: cannot read the extended budgets {path}: {exc!r}") from None
         self._budget_lock = threading.Lock()
+        steps = json.loads(STEPS_FILE.read_text())["seconds_per_step"] if STEPS_FILE.is_file() else {}
+        self._steps: dict[str, float] = steps.get(str(self.threads), {})
 
     def unit_overrides(self, unit: str, seed: int | None) -> dict:
         """Every override ``unit`` of ``seed`` trains with: the run's, its entry's, an extension, its seed."""
@@ -205,8 +208,22 @@ class DavisDriver(Driver):
         return super().finished(unit, seed)
 
     def needs(self, unit: str, seed: int | None) -> list[tuple[str, int | None]]:
+        """A phase 1+2 starts from its seed's phase 1 once every seed's phase 1 is finished: the row is then
+        settled (extended or not), so that phase 1 never grows under a model trained from it."""
         spec = variant_spec(entry(unit).variant)
-        return [(spec.init_from, seed)] if spec.init_from else []
+        return [(spec.init_from, s) for s in self.seeds] if spec.init_from else []
+
+    def step_seconds(self, unit: str) -> float:
+        """Seconds a train step of ``unit`` took at this driver's threads (:data:`STEPS_FILE`; 1 when not
+        measured)."""
+        return self._steps.get(entry(unit).variant, 1.0)
+
+    def priority(self, unit: tuple[str, int | None]) -> float:
+        """Seconds of training left on the longest chain that starts with ``unit``: its own, plus a phase
+        1+2's after a phase 1. The longest chains start first, so that phase 1+2 is not left training alone
+        at the end while a core idles."""
+        after = max((self.priority(u) for u in self.units() if unit in self.needs(*u)), default=0.0)
+        return self.iterations_left(unit) * self.step_seconds(unit[0]) + after
 
     def train_command(self, unit: str, seed: int | None) -> list[str]:
         e = entry(unit)
@@ -320,14 +337,12 @@ class DavisDriver(Driver):
             self.log(f"room: not enough ({verdict['rule']}); no other student is trained")
             return 4
         self.log(f"room: enough on every column ({verdict['rule']}); training the other students")
-        # Phase 1+2 last: it starts from phase 1, so phase 1's row must be settled (extended or not) first.
-        # A pass ends with the models of a row extended during it unfinished: the next pass trains them on.
-        for group in ([u for u in self.units() if u[0] != "phase1+2"], [u for u in self.units() if u[0] == "phase1+2"]):
-            for unit in group:  # models finished before (the room unit, an earlier session's) are judged too
-                if self.finished(*unit):
-                    self.extend_if_failing(*unit)
-            while pending := [u for u in group if not self.finished(*u)]:
-                self._train_students(pending, code_info)
+        for unit in self.units():  # models finished before (the room unit, an earlier session's) are judged too
+            if self.finished(*unit):
+                self.extend_if_failing(*unit)
+        while pending := [u for u in self.units() if not self.finished(*u)]:  # a pass sends grown rows round again
+            if not self._train_students(pending, code_info):  # a safeguard: never loop idle
+                raise SystemExit(f"davis_table1: a pass trained nothing; unfinished: {pending}")
         self.log("driver done: every run finished")
         return 0
 

@@ -132,6 +132,11 @@ class Driver:
         """Iterations ``unit`` (variant, seed) has still to train: its budget less its last logged iteration."""
         return self.config(*unit).total_iterations - self.iteration(*unit)
 
+    def priority(self, unit: tuple[str, int | None]) -> float:
+        """Which ready unit starts first: the most iterations left, so that a run resumed far from its end
+        starts before nearly finished ones and one core is not left training it alone at the end."""
+        return self.iterations_left(unit)
+
     def finished(self, variant: str, seed: int | None) -> bool:
         out = self.out(variant, seed)
         summary = out / "summary.json"
@@ -343,17 +348,13 @@ class Driver:
             self.train(variant, seed, code_info)
             self.log(f"{name}: {self.plateau_line(variant, seed)}")
 
-    def _train_students(self, units: list[tuple[str, int | None]], code_info: dict) -> None:
+    def _train_students(self, units: list[tuple[str, int | None]], code_info: dict) -> list[tuple[str, int | None]]:
         """Every unit, ``self.jobs`` at a time, each once the runs it starts from are finished. Of the units
-        ready to start, the one with the most iterations left goes first (list order among equals): a run
-        resumed far from its end then starts before nearly finished ones, so one core is not left training
-        it alone at the end while the other idles."""
-        if self.jobs == 1:
-            for variant, seed in units:
-                self._train_one(variant, seed, code_info)
-            return
+        ready to start, the one of highest :meth:`priority` goes first (list order among equals). A unit
+        trained in this call that is unfinished again (its budget grew after it ended) goes back to wait.
+        Returns the units trained to their end."""
         lock, changed = threading.Lock(), threading.Condition()
-        waiting, running, failures = list(units), set(), []
+        waiting, running, done, failures = list(units), set(), [], []
 
         def ready(unit: tuple[str, int | None]) -> bool:
             return all(self.finished(*need) for need in self.needs(*unit))
@@ -362,9 +363,12 @@ class Driver:
             while True:
                 with changed:
                     while True:
+                        for again in [u for u in done if not self.finished(*u)]:
+                            done.remove(again)
+                            waiting.append(again)
                         if failures or not waiting:
                             return
-                        unit = max((u for u in waiting if ready(u)), key=self.iterations_left, default=None)
+                        unit = max((u for u in waiting if ready(u)), key=self.priority, default=None)
                         if unit is not None:
                             waiting.remove(unit)
                             running.add(unit)
@@ -373,12 +377,15 @@ class Driver:
                             failures.append(RuntimeError(f"no run can start: {waiting} wait for unfinished runs"))
                             changed.notify_all()
                             return
-                        changed.wait()
+                        changed.wait(timeout=30)  # also wakes for a unit sent back by a grown budget
                 try:
                     self._train_one(*unit, code_info)
                 except BaseException as exc:  # SystemExit of a failed train included
                     with lock:
                         failures.append(exc)
+                else:
+                    with changed:
+                        done.append(unit)
                 finally:
                     with changed:
                         running.discard(unit)
@@ -392,7 +399,7 @@ class Driver:
                 while thread.is_alive():
                     thread.join(timeout=1.0)  # short joins: SIGTERM reaches this thread between them
         except BaseException:
-            for proc in list(self._children):  # stop every trainer, as the single-job path does
+            for proc in list(self._children):  # stop every trainer
                 proc.terminate()
             for thread in threads:
                 thread.join(timeout=60)
@@ -400,6 +407,7 @@ class Driver:
             raise
         if failures:
             raise failures[0]
+        return done
 
     def save_overrides(self) -> None:
         """Keep the run-wide overrides, so that every later invocation trains and records the same configs."""

@@ -28,7 +28,26 @@ def test_units_budgets_and_train_commands(tmp_path):
     assert cmd[cmd.index("--teacher") + 1] == str(TEACHER)
     assert cmd[cmd.index("--init") + 1] == str(d.out("phase1", 1) / "last.pt")
     # The teacher is recorded, not trained here: KD rows wait only for their own inputs.
-    assert d.needs("phase2", 0) == [] and d.needs("phase1+2", 1) == [("phase1", 1)]
+    # Phase 1+2 waits for the whole phase-1 row, which cannot grow once a phase 1+2 has started from it.
+    assert d.needs("phase2", 0) == [] and d.needs("phase1+2", 1) == [("phase1", 0), ("phase1", 1)]
+
+
+def test_the_longest_chain_of_training_left_starts_first(tmp_path):
+    """A phase 1 carries the phase 1+2 that follows it: 8,000 x 0.45 + 8,000 x 0.85 s outranks the no-KD
+    student's 16,000 x 0.6 s; a unit's own iterations done shorten its chain."""
+    d = _driver(tmp_path)
+    d._steps = {"student": 0.6, "phase1": 0.45, "phase2": 0.9, "phase1+2": 0.85}
+    assert d.priority(("phase1", 0)) == pytest.approx(8_000 * 0.45 + 8_000 * 0.85)
+    assert d.priority(("student", 1)) == pytest.approx(16_000 * 0.6)
+    assert d.priority(("student-1phase", 1)) == pytest.approx(8_000 * 0.6)  # the student's step
+    assert d.priority(("phase1+2", 0)) == pytest.approx(8_000 * 0.85)
+    (d.out("student", 1)).mkdir(parents=True)
+    (d.out("student", 1) / "metrics.csv").write_text("iteration,loss\n10000,0.5\n")
+    assert d.priority(("student", 1)) == pytest.approx(6_000 * 0.6)
+    ranked = sorted(d.units(), key=d.priority, reverse=True)
+    assert ranked[:3] == [("phase1", 0), ("phase1", 1), ("student", 0)] and ranked[-1] == ("student", 1)
+    assert _driver(tmp_path / "x").step_seconds("phase2") == (
+        json.loads(dt.STEPS_FILE.read_text())["seconds_per_step"]["1"]["phase2"] if dt.STEPS_FILE.is_file() else 1.0)
 
 
 def _fake(d, monkeypatch, rooms_enough):
@@ -257,29 +276,30 @@ def test_a_model_that_fails_the_rule_extends_its_row_once_automatically(tmp_path
     assert "phase1" not in d.budgets and trained[-1] == ("phase1", 1)
 
 
-def test_phase1_plus_2_waits_for_every_phase1_and_an_extended_rows_seeds_train_on(tmp_path, monkeypatch):
-    """Every unit but phase 1+2 first, until none is unfinished (a row extended during a pass sends its
-    finished seeds round again), then phase 1+2; the room unit alone before the room."""
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_phase1_plus_2_starts_once_phase1_is_settled_and_an_extended_rows_seeds_train_on(tmp_path, monkeypatch, jobs):
+    """The room unit alone first; then one pool. Phase 1 is extended after its seed 1 ends: seed 0, ended
+    before, goes round again to the new budget, and no phase 1+2 starts before every phase 1 has it."""
     if not TEACHER.is_file():
         pytest.skip(f"the recorded teacher {TEACHER} is not in this checkout")
-    d = _driver(tmp_path, room_threads=2)
-    trained = _fake(d, monkeypatch, rooms_enough=True)
-    real_train = d.train
+    d = _driver(tmp_path, room_threads=2, jobs=jobs)
+    _fake(d, monkeypatch, rooms_enough=True)
+    real_train, order = d.train, []
 
-    def train_then_extend_phase2(unit, seed, code_info):
+    def train_then_extend_phase1(unit, seed, code_info):
+        order.append((unit, seed, d.config(unit, seed).total_iterations))
         real_train(unit, seed, code_info)
-        if (unit, seed) == ("phase2", 1) and "phase2" not in d.budgets:
-            d._extend_row("phase2", 1.5, "seed 1: a stand-in verdict", by="auto")
+        if (unit, seed) == ("phase1", 1) and "phase1" not in d.budgets:
+            d._extend_row("phase1", 1.5, "seed 1: a stand-in verdict", by="auto")
 
-    monkeypatch.setattr(d, "train", train_then_extend_phase2)
+    monkeypatch.setattr(d, "train", train_then_extend_phase1)
     assert d.run() == 0
-    order = [(u, s) for u, s, _ in trained]
-    assert order[0] == ("student", 0)
-    first_phase12 = min(i for i, (u, _) in enumerate(order) if u == "phase1+2")
-    assert all(u == "phase1+2" for u, _ in order[first_phase12:])
-    # both seeds of the extended row trained again, to 12,000 (the stand-in extends after seed 1's first run)
-    assert order.count(("phase2", 0)) == 2 and order.count(("phase2", 1)) == 2
-    assert order.index(("phase2", 1)) < len(order) - 1 - order[::-1].index(("phase2", 0))
+    assert order[0] == ("student", 0, 16_000)
+    phase1 = [o for o in order if o[0] == "phase1"]
+    assert sorted(o for o in phase1 if o[2] == 12_000) == [("phase1", 0, 12_000), ("phase1", 1, 12_000)]
+    first_phase12 = min(i for i, o in enumerate(order) if o[0] == "phase1+2")
+    assert max(i for i, o in enumerate(order) if o[0] == "phase1") < first_phase12
+    assert sorted(o for o in order if o[0] == "phase1+2") == [("phase1+2", 0, 8_000), ("phase1+2", 1, 8_000)]
     assert all(d.finished(u, s) for u, s in d.units())
 
 
