@@ -383,7 +383,7 @@ class DavisDriver(Driver):
     def _train_one(self, unit: str, seed: int | None, code_info: dict, may_extend: bool = True) -> None:
         """Train ``unit`` of ``seed`` to its budget; while its curve fails the rule and its row has been extended
         automatically fewer than :data:`AUTO_EXTENSIONS` times, extend the row by :data:`EXTENSION_FACTOR` and
-        train on (the row's other seeds follow in the next pass of :meth:`run`)."""
+        train on (the row's seeds that ended before go round again: :meth:`Driver._train_students`)."""
         while True:
             super()._train_one(unit, seed, code_info)
             if not may_extend or not self.extend_if_failing(unit, seed):

@@ -356,8 +356,8 @@ class Driver:
         lock, changed = threading.Lock(), threading.Condition()
         waiting, running, done, failures = list(units), set(), [], []
 
-        def ready(unit: tuple[str, int | None]) -> bool:
-            return all(self.finished(*need) for need in self.needs(*unit))
+        def ready(unit: tuple[str, int | None]) -> bool:  # a need still running may yet grow (a judged row)
+            return all(self.finished(*need) and need not in running for need in self.needs(*unit))
 
         def worker() -> None:
             while True:

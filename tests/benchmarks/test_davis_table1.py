@@ -303,6 +303,34 @@ def test_phase1_plus_2_starts_once_phase1_is_settled_and_an_extended_rows_seeds_
     assert all(d.finished(u, s) for u, s in d.units())
 
 
+def test_no_phase1_plus_2_starts_while_a_finished_phase1_is_still_being_judged(tmp_path, monkeypatch):
+    """Phase 1 has reached its budget on disk, but its row is extended only after its curve is judged. A job
+    freed in between starts another unit, not the phase 1+2 that would then train from a phase 1 that grows."""
+    import time
+
+    if not TEACHER.is_file():
+        pytest.skip(f"the recorded teacher {TEACHER} is not in this checkout")
+    (tmp_path / "room.json").write_text("{}")
+    d = DavisDriver(tmp_path, "davis-test", (0,), {"data_root": "/data/davis"}, threads=1, jobs=2)
+    d._steps = {"student": 0.6, "phase1": 0.45, "phase2": 0.9, "phase1+2": 0.85}
+    _fake(d, monkeypatch, rooms_enough=True)
+    real_train, order = d.train, []
+
+    def slow_judgement(unit, seed, code_info):
+        order.append((unit, d.config(unit, seed).total_iterations))
+        if unit == "phase2":
+            time.sleep(0.2)  # ends while phase 1 is judged
+        real_train(unit, seed, code_info)
+        if unit == "phase1" and "phase1" not in d.budgets:
+            time.sleep(0.6)
+            d._extend_row("phase1", 1.5, "seed 0: a stand-in verdict", by="auto")
+
+    monkeypatch.setattr(d, "train", slow_judgement)
+    assert d.run() == 0
+    assert order.index(("phase1+2", 8_000)) > order.index(("phase1", 12_000))
+    assert order.index(("student-1phase", 8_000)) < order.index(("phase1", 12_000))
+
+
 def test_a_corrupt_budgets_file_stops_the_driver_naming_it(tmp_path):
     (tmp_path / dt.BUDGETS).write_text("{oops")
     with pytest.raises(SystemExit, match="cannot read the extended budgets .*budgets.json"):
