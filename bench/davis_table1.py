@@ -392,6 +392,8 @@ class DavisDriver(Driver):
     def extend_if_failing(self, unit: str, seed: int | None) -> bool:
         """Extend ``unit``'s row automatically when this finished model fails the rule and the row may still
         grow (:data:`AUTO_EXTENSIONS`; phase 1 not under a started phase 1+2); True when it was extended."""
+        if not self.finished(unit, seed):  # its row grew while it trained: judged when it reaches the new budget
+            return False
         try:
             verdict = run_plateau(self.out(unit, seed), tail_fraction=TAIL_FRACTION)
         except FileNotFoundError:  # a run without validations cannot be judged (tests' stand-ins)

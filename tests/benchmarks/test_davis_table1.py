@@ -50,13 +50,18 @@ def test_the_longest_chain_of_training_left_starts_first(tmp_path):
         json.loads(dt.STEPS_FILE.read_text())["seconds_per_step"]["1"]["phase2"] if dt.STEPS_FILE.is_file() else 1.0)
 
 
-def _fake(d, monkeypatch, rooms_enough):
+def _fake(d, monkeypatch, rooms_enough, budgets=None):
+    """Stand-ins for training and the room; ``trained`` gets (unit, seed, threads) and ``budgets`` (unit,
+    seed, iterations) of each run, which ends at the budget it started with, as a trainer does."""
     trained = []
 
     def fake_train(unit, seed, code_info):
+        total = d.config(unit, seed).total_iterations
+        if budgets is not None:
+            budgets.append((unit, seed, total))
         out = d.out(unit, seed)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "summary.json").write_text(json.dumps({"iteration": d.config(unit, seed).total_iterations}))
+        (out / "summary.json").write_text(json.dumps({"iteration": total}))
         (out / "last.pt").write_bytes(b"")
         trained.append((unit, seed, d.threads))
 
@@ -276,6 +281,14 @@ def test_a_model_that_fails_the_rule_extends_its_row_once_automatically(tmp_path
     assert "phase1" not in d.budgets and trained[-1] == ("phase1", 1)
 
 
+def test_a_model_whose_row_grew_while_it_trained_is_judged_at_the_new_budget(tmp_path, monkeypatch):
+    d = _driver(tmp_path)
+    _curves(d, monkeypatch, {("student-1phase", 0): list(IMPROVING)}, finished=lambda unit, seed: False)
+    assert not d.extend_if_failing("student-1phase", 0) and d.budgets == {}
+    _curves(d, monkeypatch, {("student-1phase", 0): list(IMPROVING)}, finished=lambda unit, seed: True)
+    assert d.extend_if_failing("student-1phase", 0) and d.budgets == {"student-1phase": 12_000}
+
+
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_phase1_plus_2_starts_once_phase1_is_settled_and_an_extended_rows_seeds_train_on(tmp_path, monkeypatch, jobs):
     """The room unit alone first; then one pool. Phase 1 is extended after its seed 1 ends: seed 0, ended
@@ -283,11 +296,11 @@ def test_phase1_plus_2_starts_once_phase1_is_settled_and_an_extended_rows_seeds_
     if not TEACHER.is_file():
         pytest.skip(f"the recorded teacher {TEACHER} is not in this checkout")
     d = _driver(tmp_path, room_threads=2, jobs=jobs)
-    _fake(d, monkeypatch, rooms_enough=True)
-    real_train, order = d.train, []
+    order = []
+    _fake(d, monkeypatch, rooms_enough=True, budgets=order)
+    real_train = d.train
 
     def train_then_extend_phase1(unit, seed, code_info):
-        order.append((unit, seed, d.config(unit, seed).total_iterations))
         real_train(unit, seed, code_info)
         if (unit, seed) == ("phase1", 1) and "phase1" not in d.budgets:
             d._extend_row("phase1", 1.5, "seed 1: a stand-in verdict", by="auto")
@@ -313,11 +326,11 @@ def test_no_phase1_plus_2_starts_while_a_finished_phase1_is_still_being_judged(t
     (tmp_path / "room.json").write_text("{}")
     d = DavisDriver(tmp_path, "davis-test", (0,), {"data_root": "/data/davis"}, threads=1, jobs=2)
     d._steps = {"student": 0.6, "phase1": 0.45, "phase2": 0.9, "phase1+2": 0.85}
-    _fake(d, monkeypatch, rooms_enough=True)
-    real_train, order = d.train, []
+    budgets = []
+    _fake(d, monkeypatch, rooms_enough=True, budgets=budgets)
+    real_train = d.train
 
     def slow_judgement(unit, seed, code_info):
-        order.append((unit, d.config(unit, seed).total_iterations))
         if unit == "phase2":
             time.sleep(0.2)  # ends while phase 1 is judged
         real_train(unit, seed, code_info)
@@ -327,6 +340,7 @@ def test_no_phase1_plus_2_starts_while_a_finished_phase1_is_still_being_judged(t
 
     monkeypatch.setattr(d, "train", slow_judgement)
     assert d.run() == 0
+    order = [(u, total) for u, _, total in budgets]
     assert order.index(("phase1+2", 8_000)) > order.index(("phase1", 12_000))
     assert order.index(("student-1phase", 8_000)) < order.index(("phase1", 12_000))
 
