@@ -3,6 +3,7 @@
     nohup setsid nice -n 19 python -m bench.davis_table1 run >/dev/null 2>&1 &   # start or resume
     python -m bench.davis_table1 status                                           # where it stands
     python -m bench.davis_table1 record                                           # when every run is finished
+    python -m bench.davis_table1 pause --why "CI"; … ; python -m bench.davis_table1 unpause   # free the cores
 
 The teacher is the recorded 320-channel ``teacher-x4`` (:data:`TEACHER`, pinned by its
 sha256): it is not trained here. The students (width 240, profile ``davis-cpu``) train on
@@ -49,6 +50,7 @@ import threading
 from pathlib import Path
 
 from bench.miniature import _CLI, REPO, Driver, _now, check_configs, run_overrides
+from bench.pauses import Pauses
 from sofkd_lib.cli.argtypes import positive_float, positive_int, seed_list
 from sofkd_lib.cli.main import OneLineParser
 from sofkd_lib.companion.convergence import run_plateau
@@ -466,8 +468,9 @@ class DavisDriver(Driver):
             f"CPU at nice 19, in the background, across sessions, resuming from checkpoints kept outside the "
             f"repository: first the no-KD student of seed {ROOM_UNIT[1]} with {self.room_threads} threads, then, "
             f"once the room was measured, the other students {self.jobs} at a time with {self.threads} thread(s) "
-            f"each. Trainers were paused (SIGSTOP) while test suites ran on the same cores; those minutes are inside "
-            f"the wall times. `python -m {self.module} record` evaluated and recorded them with the command above. "
+            f"each. Trainers were paused (SIGSTOP, `python -m {self.module} pause`) while test suites ran on the "
+            f"same cores; those minutes are in the wall times and not in the core-hours. `python -m {self.module} "
+            f"record` evaluated and recorded them with the command above. "
             f"`book/davis.md` tells the whole story.",
             "",
             f"- **Data.** Trained on `{data_root}` (`davis_pool=train+val`): every DAVIS-2017 train and val sequence "
@@ -510,7 +513,8 @@ class DavisDriver(Driver):
             lines.append(f"  - {r['model']}, seed {r['seed']}: {r['verdict']}.")
         lines += [
             f"- **Cost.** {total['core_hours']:.1f} core-hours of training over {format_duration(total['wall_hours'] * 3600)} "
-            f"of machine time, {format_duration(total['evaluation_hours'] * 3600)} of evaluation when recording and "
+            f"of machine time (trainers paused {total['paused_hours'] or 0:.1f} h of it, not counted in the core-hours), "
+            f"{format_duration(total['evaluation_hours'] * 3600)} of evaluation when recording and "
             f"{format_duration(room_seconds)} of one-thread evaluation for the room (planned: {PLANNED_CORE_HOURS:.0f} "
             f"core-hours).",
             f"- **What it can say.** Whether two-phase KD moves a 240-channel student toward a teacher that is "
@@ -534,7 +538,7 @@ class DavisDriver(Driver):
 
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m bench.davis_table1", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("run", "status", "record", "steps", "extend"))
+    parser.add_argument("command", choices=("run", "status", "record", "steps", "extend", "pause", "unpause"))
     parser.add_argument("--root", type=Path, default=ROOT, help=f"checkpoints and log (default {ROOT})")
     parser.add_argument("--run-id", default=RUN_ID, help=f"recorded run name (default {RUN_ID})")
     parser.add_argument("--seeds", type=seed_list, default=SEEDS, help="students' seeds (default 0,1,2)")
@@ -545,7 +549,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--room-threads", type=positive_int, default=2, help="threads of the room unit (default 2)")
     parser.add_argument("--row", choices=STUDENTS, help="extend: the row whose every seed is extended")
     parser.add_argument("--factor", type=positive_float, help="extend: the budget's factor (> 1), e.g. 1.5")
+    parser.add_argument("--why", default="", help="pause: why the trainers are stopped (kept with the pause)")
     args = parser.parse_args(argv)
+    if args.command in ("pause", "unpause"):  # while other work needs the cores (bench/pauses.py)
+        pauses = Pauses(args.root)
+        return pauses.pause(args.why) if args.command == "pause" else pauses.unpause()
     # `kill PID` ends the driver through SystemExit, so the running trainer is stopped and logged with it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.command == "steps":

@@ -52,6 +52,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the driver itself reads configs from the checkout
 
+from bench.pauses import Pauses  # noqa: E402
 from sofkd_lib.cli.argtypes import positive_int, seed_list  # noqa: E402
 from sofkd_lib.cli.main import OneLineParser  # noqa: E402
 from sofkd_lib.companion.convergence import run_plateau  # noqa: E402
@@ -84,6 +85,20 @@ def _now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
+def _stop(proc: subprocess.Popen) -> None:
+    """Ask a trainer to end, also when it is paused (a stopped process acts on SIGTERM once continued)."""
+    proc.terminate()
+    try:
+        proc.send_signal(signal.SIGCONT)
+    except ProcessLookupError:
+        pass
+
+
+def unit_name(variant: str, seed: int | None) -> str:
+    """How the driver names a unit in its log, status and ``trainers.json``: ``phase1 seed 2``."""
+    return variant if seed is None else f"{variant} seed {seed}"
+
+
 def _load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -102,6 +117,7 @@ class Driver:
         self.overrides, self.max_teacher = dict(overrides), max_teacher
         self.work = root / "work" / run_id
         self.log_path = root / "driver.log"
+        self.pauses = Pauses(root)
 
     # ------------------------------------------------------------------ bookkeeping
     def log(self, text: str) -> None:
@@ -213,7 +229,7 @@ class Driver:
     def train(self, variant: str, seed: int | None, code_info: dict) -> None:
         out = self.out(variant, seed)
         cmd = self.train_command(variant, seed)
-        name = variant if seed is None else f"{variant} seed {seed}"
+        name = unit_name(variant, seed)
         total = self.config(variant, seed).total_iterations
         self.log(f"{name}: start at iteration {self.iteration(variant, seed)} of {total}")
         start, t0 = _now(), time.perf_counter()
@@ -221,11 +237,12 @@ class Driver:
         out.mkdir(parents=True, exist_ok=True)
         # The entry is written now and updated every HEARTBEAT_EVERY s, so that a driver killed without
         # warning (the end of a session) leaves the invocation in the provenance up to its last heartbeat.
-        entry = self._write_invocation(out, None, start, 0.0, cmd, code_info, RUNNING)
+        entry = self._write_invocation(out, None, start, 0.0, cmd, code_info, RUNNING, name)
 
         def heartbeat() -> None:
             try:
-                self._write_invocation(out, entry, start, time.perf_counter() - t0, cmd, code_info, RUNNING)
+                self._write_invocation(out, entry, start, time.perf_counter() - t0, cmd, code_info, RUNNING,
+                                      name)
             except (OSError, ValueError) as exc:  # keep training; the next heartbeat or the end writes it again
                 self.log(f"{name}: could not update {out / 'record_wall.json'}: {exc}")
 
@@ -234,7 +251,7 @@ class Driver:
             proc = self._run_logged(cmd, code, variant, seed, total, heartbeat)
             ended = "finished" if proc.returncode == 0 else f"train exited {proc.returncode}"
         finally:  # also when the driver is stopped (SIGTERM)
-            self._write_invocation(out, entry, start, time.perf_counter() - t0, cmd, code_info, ended)
+            self._write_invocation(out, entry, start, time.perf_counter() - t0, cmd, code_info, ended, name)
         if proc.returncode != 0:
             self.log(f"{name}: train exited {proc.returncode}: {proc.stderr.strip()[-800:]}")
             raise SystemExit(proc.returncode)
@@ -246,19 +263,21 @@ class Driver:
                     heartbeat: Callable[[], None] = lambda: None) -> subprocess.CompletedProcess:
         """Run one ``train`` process, calling ``heartbeat`` every ``HEARTBEAT_EVERY`` s and logging its
         iteration and last validation every ``PROGRESS_EVERY`` s."""
-        name = variant if seed is None else f"{variant} seed {seed}"
+        name = unit_name(variant, seed)
         last_log = time.monotonic()
         with subprocess.Popen(cmd, cwd=code, env=self.env(code), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) as proc:
             self._children.add(proc)
+            self.pauses.started(name, proc.pid)
             while True:
                 try:
                     stdout, stderr = proc.communicate(timeout=HEARTBEAT_EVERY)
                     break
                 except BaseException as exc:
                     if not isinstance(exc, subprocess.TimeoutExpired):  # stopped: stop the trainer too
-                        proc.terminate()
+                        _stop(proc)
                         proc.wait()
+                        self.pauses.ended(name)
                         self.log(f"{name}: driver stopped ({type(exc).__name__}); resume with the same command")
                         raise
                     heartbeat()
@@ -271,10 +290,11 @@ class Driver:
                         if rows else ""
                     self.log(f"{name}: iteration {self.iteration(variant, seed)} of {total}{last}")
         self._children.discard(proc)
+        self.pauses.ended(name)
         return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
 
     def _write_invocation(self, out: Path, index: int | None, start: str, wall: float, cmd: list[str],
-                          code_info: dict, ended: str) -> int:
+                          code_info: dict, ended: str, name: str) -> int:
         """Write the entry ``record`` keeps for each training invocation (plus the code copy it ran and how
         it ``ended``) into ``out/record_wall.json``: appended when ``index`` is None, else replacing entry
         ``index``; returns its index."""
@@ -288,8 +308,10 @@ class Driver:
                 hw = {"error": f"hardware() failed: {exc}"}
             log["invocations"].append({"hardware": hw})
             index = len(log["invocations"]) - 1
+        end = _now()
         log["invocations"][index] = {
-            "start": start, "end": _now(), "wall_seconds": round(wall, 1),
+            "start": start, "end": end, "wall_seconds": round(wall, 1),
+            "paused_seconds": round(self.pauses.paused_seconds(name, start, end), 1),
             "command": f"nice -n 19 python -m {self.module} run → " + " ".join(cmd[3:]),
             "hardware": log["invocations"][index]["hardware"], "code": code_info, "threads": self.threads,
             "load_at_end": _load(), "ended": ended}
@@ -341,7 +363,7 @@ class Driver:
         return 0
 
     def _train_one(self, variant: str, seed: int | None, code_info: dict) -> None:
-        name = variant if seed is None else f"{variant} seed {seed}"
+        name = unit_name(variant, seed)
         if self.finished(variant, seed):
             self.log(f"{name}: finished already; {self.plateau_line(variant, seed)}")
         else:
@@ -400,7 +422,7 @@ class Driver:
                     thread.join(timeout=1.0)  # short joins: SIGTERM reaches this thread between them
         except BaseException:
             for proc in list(self._children):  # stop every trainer
-                proc.terminate()
+                _stop(proc)
             for thread in threads:
                 thread.join(timeout=60)
             self.log("driver stopped; resume with the same command")
@@ -416,7 +438,7 @@ class Driver:
     # ------------------------------------------------------------------ status and record
     def status(self) -> int:
         for variant, seed in self.units():
-            name = variant if seed is None else f"{variant} seed {seed}"
+            name = unit_name(variant, seed)
             total = self.config(variant, seed).total_iterations
             state = "finished" if self.finished(variant, seed) else f"{self.iteration(variant, seed)}/{total}"
             print(f"{name:<18} {state:<14} {self.plateau_line(variant, seed)}")
@@ -436,6 +458,8 @@ class Driver:
             print(f"{self.module}: not every run is finished ({', '.join(missing)}); run `python -m {self.module} run`",
                   file=sys.stderr)
             return 1
+        for unit in self.units():  # pauses kept after an invocation's entry was last written count too
+            self.pauses.annotate(self.out(*unit) / "record_wall.json", unit_name(*unit))
         cmd = self.record_command()
         self.log(f"record: {' '.join(cmd)}")
         return self.run_record(cmd)

@@ -222,6 +222,7 @@ def test_compute_rows_sum_walls_and_cores_and_count_overlap_once():
     # at least one process ran 10:00-11:30 and 12:00-12:30: 2 h, though 4.5 h of training walls were summed
     assert rows["all"]["wall_hours"] == 2.0 and rows["all"]["core_hours"] == 4.5 and rows["all"]["invocations"] == 4
     assert stats.compute_table(run).loc["all models", "core-hours"] == "4.50"
+    assert rows["all"]["paused_hours"] is None and stats.compute_table(run).loc["all models", "paused (h)"] == "not kept"
     seed0 = {r["entry"]: r for r in stats.compute_rows(run, seeds=(0,))}
     assert seed0["student"]["wall_hours"] == 1.0 and seed0["all"]["wall_hours"] == 1.5
     # A model set aside (13:00-14:00, one thread) still counts in the run's cost, not in one seed's.
@@ -234,6 +235,18 @@ def test_compute_rows_sum_walls_and_cores_and_count_overlap_once():
     assert rows["all"]["wall_hours"] == 3.0 and rows["all"]["core_hours"] == 5.5
     assert rows["all"]["evaluation_hours"] == pytest.approx(0.04) and rows["all"]["invocations"] == 5
     assert "set aside" not in {r["entry"] for r in stats.compute_rows(run, seeds=(0,))}
+
+
+def test_paused_minutes_are_not_counted_as_core_hours():
+    """Two threads for 1 h, stopped 15 min of it while a test suite ran: 1.5 core-hours, 0.25 h paused."""
+    run = _run(0.5, 0.1)
+    inv = {**_invocation("10:00:00", "11:00:00", 3600, 2), "paused_seconds": 900.0}
+    run = SeededRun(**{**run.__dict__, "provenance": {"student": {0: {"training_invocations": [inv],
+                                                                       "training_seconds": 3000.0}}}})
+    rows = {r["entry"]: r for r in stats.compute_rows(run)}
+    assert rows["student"]["core_hours"] == 1.5 and rows["student"]["paused_hours"] == 0.25
+    assert rows["student"]["wall_hours"] == 1.0 and rows["all"]["paused_hours"] == 0.25
+    assert stats.compute_table(run).loc["all models", "paused (h)"] == "0.25"
 
 
 def test_pattern_rows_put_the_papers_difference_beside_this_runs():
