@@ -14,9 +14,9 @@ The teacher first; the students only once the teacher's validation curve has
 plateaued (:mod:`sofkd_lib.companion.convergence`): a teacher that has not is extended one
 phase at a time (``teacher_iterations``, kept in ``ROOT/overrides.json`` with any
 ``--set`` so that every later run and the record command resolve the same
-configs), up to ``--max-teacher-iterations``. Then seed by seed, every variant of
-a seed before the next seed (with ``--jobs`` above 1: of the runs ready to start,
-the one with the most iterations left). A finished run is skipped, an unfinished one resumed
+configs), up to ``--max-teacher-iterations``. Then the students, ``--jobs`` at a time:
+of the runs ready to start, the one with the most iterations left (list order, seed by
+seed, among equals). A finished run is skipped, an unfinished one resumed
 (``train --resume auto``), so rerunning the command after an interruption (or in
 a later session) continues where it stopped. Every step is one ``train`` process
 started from a copy of ``sofkd_lib`` taken when ``run`` starts (``ROOT/code``),
