@@ -530,6 +530,11 @@ class DavisDriver(Driver):
         super().status()
         for h in self.history:
             print(f"extended ({h['by']}, {h['when']}): {h['row']} {h['from']:,} → {h['to']:,} because {h['reason']}")
+        kept = self.pauses.entries()
+        open_ = [e for e in kept if e.get("end") is None]
+        print(f"pauses: {len(kept)} kept" + (f"; OPEN since {open_[0]['start']} ({open_[0]['why']}): "
+                                             f"`unpause` lets {', '.join(open_[0]['trainers']) or 'them'} go on"
+                                             if open_ else ""))
         path = self.root / "room.json"
         print("room:", json.dumps(json.loads(path.read_text())["columns"], indent=1) if path.is_file()
               else "not measured yet")

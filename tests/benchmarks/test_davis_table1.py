@@ -362,3 +362,14 @@ def test_once_the_room_is_measured_the_room_unit_trains_among_the_others(tmp_pat
     trained = _fake(d, monkeypatch, rooms_enough=True)
     assert d.run() == 0
     assert ("student", 0, 1) in trained and all(t == 1 for _, _, t in trained)
+
+
+def test_status_says_when_the_trainers_are_paused(tmp_path, capsys):
+    from bench.pauses import PAUSES
+
+    (tmp_path / PAUSES).write_text(json.dumps({"pauses": [
+        {"start": "2026-12-07T10:00:00+00:00", "end": None, "why": "CI of abc",
+         "trainers": {"student seed 1": {"pid": 1}}}]}))
+    assert _driver(tmp_path).status() == 0
+    assert "pauses: 1 kept; OPEN since 2026-12-07T10:00:00+00:00 (CI of abc): `unpause` lets student seed 1 go on" \
+        in capsys.readouterr().out
