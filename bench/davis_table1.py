@@ -3,6 +3,7 @@
     nohup setsid nice -n 19 python -m bench.davis_table1 run >/dev/null 2>&1 &   # start or resume
     python -m bench.davis_table1 status                                           # where it stands
     python -m bench.davis_table1 record                                           # when every run is finished
+    python -m bench.davis_table1 record --row phase1                              # a finished row, ahead
     python -m bench.davis_table1 pause --why "CI"; … ; python -m bench.davis_table1 unpause   # free the cores
 
 The teacher is the recorded 320-channel ``teacher-x4`` (:data:`TEACHER`, pinned by its
@@ -348,11 +349,11 @@ class DavisDriver(Driver):
         self.log("driver done: every run finished")
         return 0
 
-    def record_command(self, shell: bool = False) -> list[str] | str:
-        """``record`` of every unit, distilled from :data:`TEACHER`, scored on Vid4, the embedded split and the
-        DAVIS held-out column (the trained models are found in ROOT/work and only evaluated)."""
+    def record_command(self, shell: bool = False, rows: tuple[str, ...] = STUDENTS) -> list[str] | str:
+        """``record`` of every unit (of ``rows``), distilled from :data:`TEACHER`, scored on Vid4, the embedded
+        split and the DAVIS held-out column (the trained models are found in ROOT/work and only evaluated)."""
         cmd = ["python", "-m", "sofkd_lib", "record", "--run-id", self.run_id, "--profile", self.profile,
-               "--seeds", ",".join(map(str, self.seeds)), "--variants", *STUDENTS, "--teacher", str(TEACHER),
+               "--seeds", ",".join(map(str, self.seeds)), "--variants", *rows, "--teacher", str(TEACHER),
                "--work", str(self.root / "work"), "--column", DAVIS_HELD_OUT.key, "--quiet"]
         for key, value in self.overrides.items():
             cmd += ["--set", f"{key}={value}"]
@@ -436,6 +437,19 @@ class DavisDriver(Driver):
         self._extend_row(row, factor, ", ".join(f"seed {s}: {v.describe()}" for s, v in failing.items()), by="extend")
         self.log(f"extend: resume with `python -m {self.module} run`")
         return 0
+
+    def record_rows(self, rows: tuple[str, ...]) -> int:
+        """Record ``rows`` alone, ahead of the others, with this driver's threads: a core left idle while the
+        last models train evaluates them. Every seed of each row must be finished (and so judged); the full
+        ``record`` later finds them recorded and skips them, unless a row grew since."""
+        missing = [f"{r} seed {s}" for r in rows for s in self.seeds if not self.finished(r, s)]
+        if missing:
+            print(f"{self.module}: not finished: {', '.join(missing)}; record those rows once they are",
+                  file=sys.stderr)
+            return 1
+        cmd = self.record_command(rows=rows)
+        self.log(f"record ahead ({', '.join(rows)}, {self.threads} thread(s)): {' '.join(cmd)}")
+        return self.run_record(cmd, threads=self.threads)
 
     def record(self) -> int:
         status = super().record()
@@ -552,7 +566,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=positive_int, default=1, help="threads per job after the room (default 1)")
     parser.add_argument("--jobs", type=positive_int, default=2, help="students trained at once after the room (default 2)")
     parser.add_argument("--room-threads", type=positive_int, default=2, help="threads of the room unit (default 2)")
-    parser.add_argument("--row", choices=STUDENTS, help="extend: the row whose every seed is extended")
+    parser.add_argument("--row", choices=STUDENTS, action="append",
+                        help="extend: the row whose every seed is extended; record: record this row alone, ahead "
+                             "of the others (repeatable)")
     parser.add_argument("--factor", type=positive_float, help="extend: the budget's factor (> 1), e.g. 1.5")
     parser.add_argument("--why", default="", help="pause: why the trainers are stopped (kept with the pause)")
     args = parser.parse_args(argv)
@@ -573,11 +589,13 @@ def main(argv: list[str] | None = None) -> int:
                          room_threads=args.room_threads)
     check_configs(parser, driver)
     if args.command == "extend":
-        if args.row is None or args.factor is None:
-            parser.error("extend needs --row and --factor")
-        return driver.extend(args.row, args.factor)
+        if args.row is None or len(args.row) != 1 or args.factor is None:
+            parser.error("extend needs one --row and --factor")
+        return driver.extend(args.row[0], args.factor)
     if args.command == "run":
         return driver.run()
+    if args.command == "record" and args.row:
+        return driver.record_rows(tuple(dict.fromkeys(args.row)))
     return driver.status() if args.command == "status" else driver.record()
 
 

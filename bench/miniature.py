@@ -464,9 +464,12 @@ class Driver:
         self.log(f"record: {' '.join(cmd)}")
         return self.run_record(cmd)
 
-    def run_record(self, cmd: list[str]) -> int:
-        """Run ``record_command``'s command (``python -m sofkd_lib record …``) in the checkout; its exit status."""
-        return subprocess.run([sys.executable, *cmd[1:]], cwd=REPO, check=False).returncode
+    def run_record(self, cmd: list[str], threads: int | None = None) -> int:
+        """Run ``record_command``'s command (``python -m sofkd_lib record …``) in the checkout, with ``threads``
+        OpenMP threads when given; its exit status."""
+        env = None if threads is None else {**os.environ, "OMP_NUM_THREADS": str(threads),
+                                            "MKL_NUM_THREADS": str(threads)}
+        return subprocess.run([sys.executable, *cmd[1:]], cwd=REPO, env=env, check=False).returncode
 
 
 def run_overrides(parser: argparse.ArgumentParser, root: Path, given: list[str],

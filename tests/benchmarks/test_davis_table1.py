@@ -373,3 +373,17 @@ def test_status_says_when_the_trainers_are_paused(tmp_path, capsys):
     assert _driver(tmp_path).status() == 0
     assert "pauses: 1 kept; OPEN since 2026-12-07T10:00:00+00:00 (CI of abc): `unpause` lets student seed 1 go on" \
         in capsys.readouterr().out
+
+
+def test_a_finished_row_is_recorded_ahead_with_the_drivers_threads(tmp_path, monkeypatch):
+    d = _driver(tmp_path)
+    finished = {("phase1", 0), ("phase1", 1), ("phase2", 0)}
+    monkeypatch.setattr(d, "finished", lambda unit, seed: (unit, seed) in finished)
+    calls = []
+    monkeypatch.setattr(d, "run_record", lambda cmd, threads=None: calls.append((cmd, threads)) or 0)
+    assert d.record_rows(("phase1", "phase2")) == 1 and calls == []  # phase2 seed 1 is not finished
+    assert d.record_rows(("phase1",)) == 0
+    ((cmd, threads),) = calls
+    assert threads == 1 and cmd[cmd.index("--variants") + 1:cmd.index("--teacher")] == ["phase1"]
+    assert cmd[cmd.index("--seeds") + 1] == "0,1" and "--column" in cmd
+    assert "record ahead (phase1, 1 thread(s))" in (tmp_path / "driver.log").read_text()
