@@ -469,12 +469,12 @@ class DavisDriver(Driver):
 
     def notes(self) -> str:
         """The record's NOTES.md, every figure read from the recorded run, the room and the driver's files."""
-        from sofkd_lib.companion import stats
+        from sofkd_lib.companion import run_cost, stats
         from sofkd_lib.companion.tables import format_duration
 
         rec = stats.load_seeded_run(self.run_id)
         room = json.loads((self.root / "room.json").read_text())
-        total = next(r for r in stats.compute_rows(rec) if r["entry"] == "all")
+        total = next(r for r in run_cost.compute_rows(rec) if r["entry"] == "all")
         room_seconds = room_evaluation_seconds(self.root / "room")
         data_root = self.overrides.get("data_root", str(DATA_ROOT))
         lines = [

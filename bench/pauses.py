@@ -8,7 +8,7 @@ trainers and opens an entry in ``ROOT/pauses.json``; a trainer the driver starts
 open is stopped as it starts and joins the entry; ``unpause`` continues them all and closes it.
 Each training invocation's entry in its ``record_wall.json`` carries the seconds its trainer spent
 stopped (``paused_seconds``), so that the recorded core-hours count only the time a trainer could
-run (:func:`sofkd_lib.companion.stats.compute_rows`).
+run (:func:`sofkd_lib.companion.run_cost.compute_rows`).
 """
 from __future__ import annotations
 

@@ -358,7 +358,8 @@ def budget_table(run: SeededRun):
     return pd.DataFrame(rows).set_index("entry")
 
 
-def _entries_with_teacher(run: SeededRun) -> list[str]:
+def entries_with_teacher(run: SeededRun) -> list[str]:
+    """The run's entries, the teacher first (also where it was not recorded as an entry of its own)."""
     return ["teacher", *(e for e in run.entries if e != "teacher")]
 
 
@@ -368,7 +369,7 @@ def convergence_rows(run: SeededRun, **criterion: float) -> list[dict[str, Any]]
     from sofkd_lib.companion.convergence import plateau
 
     rows = []
-    for name in _entries_with_teacher(run):
+    for name in entries_with_teacher(run):
         for seed, df in sorted(run.validation.get(name, {}).items()):
             test = plateau(df["psnr"].tolist(), **criterion)
             best = int(df["psnr"].idxmax())
@@ -389,84 +390,6 @@ def convergence_table(run: SeededRun, **criterion: float):
             "last part's gain (dB)": "–" if r["tail_gain_db"] is None else f"{r['tail_gain_db']:+.3f}",
             "plateaued": "yes" if r["plateaued"] else "no"} for r in convergence_rows(run, **criterion)]
     return pd.DataFrame(out).set_index(["model", "seed"])
-
-
-def _invocation_cores(inv: Mapping[str, Any]) -> int:
-    """Cores one training invocation occupied: its OpenMP threads (the miniature driver's ``threads``, else
-    the torch threads its hardware entry reports)."""
-    return int(inv.get("threads") or (inv.get("hardware") or {}).get("torch_threads") or 1)
-
-
-def _paused_hours(invocations: Sequence[Mapping[str, Any]]) -> float | None:
-    """Hours the trainers of ``invocations`` were stopped; None when no invocation kept it (runs recorded
-    before drivers kept their pauses)."""
-    kept = [inv["paused_seconds"] for inv in invocations if inv.get("paused_seconds") is not None]
-    return sum(kept) / 3600 if kept else None
-
-
-def _span_seconds(intervals: Sequence[tuple[float, float]]) -> float:
-    """Length of the union of (start, end) intervals: the time at least one of them was running."""
-    total, end = 0.0, float("-inf")
-    for a, b in sorted(intervals):
-        if b > end:
-            total += b - max(a, end)
-            end = b
-    return total
-
-
-def compute_rows(run: SeededRun, seeds: Sequence[int] | None = None) -> list[dict[str, Any]]:
-    """Per entry, from the provenance's ``training_invocations``: seeds, invocations, training wall hours
-    (summed over seeds and resumes), the hours its trainers were paused (stopped while other work ran: an
-    invocation's ``paused_seconds``; None where none was kept), core-hours ((wall − paused) × the cores each
-    invocation used), the trainer's own clock (pauses inside its steps included), and the evaluation time of
-    recording; a last row ``all`` with the totals and, as ``wall_hours``, the time at least one training
-    process was running (overlapping runs counted once); ``reconstructed``
-    counts invocations whose entry was rebuilt afterwards from a log (it says so in the entry, with its
-    evidence). ``seeds`` keeps only those seeds' students (a shared teacher is always counted); without it, a
-    row ``set aside`` counts the models trained for the run and left out of its tables (``run.set_aside``)."""
-    from datetime import datetime
-
-    rows, spans = [], []
-    groups = [(name, label(name), [p for s, p in run.provenance.get(name, {}).items()
-                                    if seeds is None or s is None or s in seeds])
-              for name in _entries_with_teacher(run)]
-    if seeds is None and run.set_aside:
-        groups.append(("set aside", "set aside (not in the tables)", list(run.set_aside)))
-    for name, model, provs in groups:
-        invs = [inv for p in provs for inv in p.get("training_invocations") or []]
-        if not provs:
-            continue
-        spans += [(datetime.fromisoformat(inv["start"]).timestamp(), datetime.fromisoformat(inv["end"]).timestamp())
-                  for inv in invs]
-        rows.append({"entry": name, "model": model, "seeds": len(provs), "invocations": len(invs),
-                     "reconstructed": sum("reconstructed" in inv for inv in invs),
-                     "wall_hours": sum(inv["wall_seconds"] for inv in invs) / 3600,
-                     "paused_hours": _paused_hours(invs),
-                     "core_hours": sum((inv["wall_seconds"] - (inv.get("paused_seconds") or 0.0))
-                                       * _invocation_cores(inv) for inv in invs) / 3600,
-                     "trainer_hours": sum(p.get("training_seconds") or 0.0 for p in provs) / 3600,
-                     "evaluation_hours": sum(p.get("evaluation_seconds") or 0.0 for p in provs) / 3600})
-    if rows:
-        rows.append({"entry": "all", "model": "all models", "seeds": None,
-                     "invocations": sum(r["invocations"] for r in rows), "wall_hours": _span_seconds(spans) / 3600,
-                     "reconstructed": sum(r["reconstructed"] for r in rows),
-                     "paused_hours": None if all(r["paused_hours"] is None for r in rows)
-                     else sum(r["paused_hours"] or 0.0 for r in rows),
-                     **{k: sum(r[k] for r in rows) for k in ("core_hours", "trainer_hours", "evaluation_hours")}})
-    return rows
-
-
-def compute_table(run: SeededRun):
-    """:func:`compute_rows` as a display DataFrame (hours with two decimals)."""
-    import pandas as pd
-
-    out = [{"model": r["model"], "seeds": "" if r["seeds"] is None else r["seeds"], "invocations": r["invocations"],
-            "training wall (h)": f"{r['wall_hours']:.2f}",
-            "paused (h)": "not kept" if r["paused_hours"] is None else f"{r['paused_hours']:.2f}",
-            "core-hours": f"{r['core_hours']:.2f}",
-            "trainer's clock (h)": f"{r['trainer_hours']:.2f}", "evaluation (h)": f"{r['evaluation_hours']:.2f}"}
-           for r in compute_rows(run)]
-    return pd.DataFrame(out).set_index("model")
 
 
 #: The orderings the paper's Table 1 shows, as (entry, other): the teacher against the no-KD student (the room
@@ -510,11 +433,30 @@ def pattern_table(rows: Sequence[Mapping[str, Any]], level: float = 0.95, paper_
     return pd.DataFrame(out).set_index("comparison")
 
 
+def _phase_budget(run: SeededRun) -> dict[str, Any] | None:
+    """The budget of one KD phase: phase 1+2's (else phase 1's or phase 2 alone's)."""
+    b = run.budget
+    return b.get("phase1+2") or b.get("phase1") or b.get("phase2")
+
+
+def baseline_words(run: SeededRun, baseline: str) -> str:
+    """How a sentence names the no-KD student ``baseline`` of ``run``: by its convention
+    (:data:`BASELINE_WORDS`), or by its iterations where they differ from it (a row extended under a
+    convergence rule)."""
+    words = BASELINE_WORDS.get(baseline, baseline)
+    phases = {"student": 2, "student-1phase": 1}.get(baseline)
+    mine, phase = run.budget.get(baseline), _phase_budget(run)
+    if phases is None or mine is None or phase is None or mine["total_iterations"] == phases * phase["total_iterations"]:
+        return words
+    return (f"the student without KD ({mine['total_iterations']:,} iterations, not the "
+            f"{phases * phase['total_iterations']:,} of {'two KD phases' if phases == 2 else 'one KD phase'})")
+
+
 def budget_text(run: SeededRun) -> str:
     """The students' budget in words, e.g. ``1,700 iterations per phase at batch 64 (no-KD student 3,400)``;
     phase 1 and phase 2 alone are named where they differ from phase 1+2's one phase."""
     b = run.budget
-    phase = b.get("phase1+2") or b.get("phase1") or b.get("phase2")
+    phase = _phase_budget(run)
     parts = []
     if phase:
         parts.append(f"{phase['total_iterations']:,} iterations per phase at batch {phase['batch_size']}")
@@ -540,7 +482,7 @@ def kd_answer(run: SeededRun, dataset: str = "vid4", entry: str = "phase1+2", le
     n_a, n_b = _n_seeds(run, entry, dataset), _n_seeds(run, baseline, dataset)
     ci = f"{level:.0%} interval {iv.low:+.3f} to {iv.high:+.3f} dB; {n_a} and {n_b} seeds"
     where = f"on {DATASET_NAMES.get(dataset, dataset)} at {budget_text(run)}"
-    other = BASELINE_WORDS.get(baseline, baseline)
+    other = baseline_words(run, baseline)
     if iv.low > 0:
         return f"Yes: {where}, phase 1 → phase 1+2 beats {other} by {iv.estimate:+.3f} dB ({ci})."
     if iv.high < 0:
@@ -560,7 +502,7 @@ def room_answer(run: SeededRun, dataset: str = "vid4", level: float = 0.95, n_bo
     if missing:
         return f"Run {run.run_id} cannot say yet: {', '.join(missing)} not recorded."
     iv = compare(run, "teacher", baseline, dataset, n_boot=n_boot, level=level, seed=seed)["average"]
-    where, other = DATASET_NAMES.get(dataset, dataset), BASELINE_WORDS.get(baseline, baseline)
+    where, other = DATASET_NAMES.get(dataset, dataset), baseline_words(run, baseline)
     teachers = _n_seeds(run, "teacher", dataset)
     one = " (one teacher: the interval covers the students' seeds and the frames, not a choice of teacher)" \
         if teachers == 1 else ""
