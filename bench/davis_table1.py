@@ -50,7 +50,7 @@ import sys
 import threading
 from pathlib import Path
 
-from bench.miniature import _CLI, REPO, Driver, _now, check_configs, run_overrides
+from bench.miniature import _CLI, REPO, Driver, _now, check_configs, run_overrides, unit_name
 from bench.pauses import Pauses
 from sofkd_lib.cli.argtypes import positive_float, positive_int, seed_list
 from sofkd_lib.cli.main import OneLineParser
@@ -442,7 +442,7 @@ class DavisDriver(Driver):
         """Record ``rows`` alone, ahead of the others, with this driver's threads: a core left idle while the
         last models train evaluates them. Every seed of each row must be finished (and so judged); the full
         ``record`` later finds them recorded and skips them, unless a row grew since."""
-        missing = [f"{r} seed {s}" for r in rows for s in self.seeds if not self.finished(r, s)]
+        missing = [unit_name(r, s) for r in rows for s in self.seeds if not self.finished(r, s)]
         if missing:
             print(f"{self.module}: not finished: {', '.join(missing)}; record those rows once they are",
                   file=sys.stderr)

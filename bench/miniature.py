@@ -46,7 +46,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,6 +55,7 @@ from bench.pauses import Pauses  # noqa: E402
 from sofkd_lib.cli.argtypes import positive_int, seed_list  # noqa: E402
 from sofkd_lib.cli.main import OneLineParser  # noqa: E402
 from sofkd_lib.companion.convergence import run_plateau  # noqa: E402
+from sofkd_lib.companion.recording.train import now as _now  # noqa: E402
 from sofkd_lib.data.io import write_json_atomic  # noqa: E402
 from sofkd_lib.engine.config import ConfigError, make_config, parse_overrides  # noqa: E402 - after the sys.path line
 from sofkd_lib.method.variants import variant_spec  # noqa: E402
@@ -79,10 +79,6 @@ HEARTBEAT_EVERY = 60
 _CLI = "import sys; from sofkd_lib.cli.main import main; sys.exit(main(sys.argv[1:]))"
 #: ``ended`` of an invocation still running; left in place, it says the driver was killed after its last heartbeat.
 RUNNING = "running at the last heartbeat (if the run has moved on: killed after it; end is that heartbeat)"
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
 def _stop(proc: subprocess.Popen) -> None:

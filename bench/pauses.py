@@ -20,14 +20,11 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
+from sofkd_lib.companion.recording.train import now as _now
 from sofkd_lib.data.io import write_json_atomic
 
 TRAINERS = "trainers.json"
 PAUSES = "pauses.json"
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
 def _seconds(iso: str) -> float:
