@@ -71,3 +71,14 @@ def test_book_pages_define_only_display_helpers():
     for page, names in defined.items():
         extra = names - PAGE_DISPLAY_HELPERS.get(page, set())
         assert not extra, f"book/{page} defines {sorted(extra)}: move the logic into sofkd_lib and test it there"
+
+
+#: The most lines one module may hold (issue 28: a module that grows past it is given jobs of its own).
+MAX_MODULE_LINES = 600
+
+
+def test_no_module_passes_the_line_limit():
+    sizes = {str(p.relative_to(REPO_ROOT)): len(p.read_text().splitlines())
+             for folder in ("sofkd_lib", "bench") for p in (REPO_ROOT / folder).rglob("*.py")}
+    assert len(sizes) >= 40 and "bench/davis_table1.py" in sizes
+    assert {path: n for path, n in sizes.items() if n > MAX_MODULE_LINES} == {}

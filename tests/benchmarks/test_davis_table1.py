@@ -202,6 +202,16 @@ def test_a_tiny_run_goes_from_the_room_to_the_record_and_the_chapter_reads_it(tm
     assert notes.strip() in (recorded / "README.md").read_text()
     rec = stats.load_seeded_run(dt.RUN_ID, recorded)
     assert set(rec.entries) == {"teacher", *STUDENTS} and rec.seeds == (0, 1)
+    # The results on both test columns: the one-sentence answer and every student − the no-KD student.
+    for column in ("vid4", "davis-2017-val-held-out"):
+        teacher_psnr = rec.evals["teacher"][None][column]["average"]["psnr"]
+        assert f"{stats.label('teacher')} {teacher_psnr:.3f} (n = 1)" in notes
+        assert f"Does two-phase KD help here? {stats.kd_answer(rec, column)}" in notes
+        averages = [r for r in stats.kd_differences(rec, column) if r["sequence"] == "average"]
+        assert sorted(r["entry"] for r in averages) == sorted(set(STUDENTS) - {"student"})
+        for r in averages:
+            assert (f"    - {stats.label(r['entry'])}: {r['estimate']:+.3f} dB [{r['low']:+.3f}, {r['high']:+.3f}] "
+                    f"(2 and 2 seeds).") in notes
     for row, iterations in d.budgets.items():
         assert rec.budget[row]["total_iterations"] == iterations == d.planned_iterations(row) * 3 // 2
         assert all(p["budget"]["iterations"] == iterations for p in rec.provenance[row].values())
