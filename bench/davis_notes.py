@@ -33,7 +33,7 @@ def result_lines(rec: stats.SeededRun, columns: Sequence[str] = COLUMNS, level: 
         name = stats.DATASET_NAMES.get(column, column)
         cells = [f"{r['model']} {stats.fmt_mean_spread(r['psnr_mean'], r['psnr_sd'], r['n'], 3)}"
                  for r in stats.summary_rows(rec, column)]
-        lines.append(f"- **{name}**, PSNR in dB, mean ± SD over seeds: {'; '.join(cells)}.")
+        lines.append(f"- **{name[:1].upper()}{name[1:]}**, PSNR in dB, mean ± SD over seeds: {'; '.join(cells)}.")
         lines.append(f"  - Each student − {stats.baseline_words(rec, stats.BASELINE)}, {level:.0%} interval:")
         for r in stats.kd_differences(rec, column, level=level):
             if r["sequence"] == "average":
