@@ -227,7 +227,9 @@ class Driver:
         cmd = self.train_command(variant, seed)
         name = unit_name(variant, seed)
         total = self.config(variant, seed).total_iterations
-        self.log(f"{name}: start at iteration {self.iteration(variant, seed)} of {total}")
+        logged = self.iteration(variant, seed)  # the trainer resumes from last.pt, up to checkpoint_every before it
+        self.log(f"{name}: start at iteration 0 of {total}" if not logged else
+                 f"{name}: resume from its last checkpoint (logged up to iteration {logged}) of {total}")
         start, t0 = _now(), time.perf_counter()
         code = self.root / "code"
         out.mkdir(parents=True, exist_ok=True)

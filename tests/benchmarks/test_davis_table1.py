@@ -193,6 +193,9 @@ def test_a_tiny_run_goes_from_the_room_to_the_record_and_the_chapter_reads_it(tm
     extensions = json.loads((recorded / dt.RUN_ID / dt.EXTENSIONS).read_text())
     assert extensions["history"] and extensions["budgets"] == d.budgets
     assert all(n == 1 for n in (d.auto_extensions(row) for row in d.budgets))
+    log = (tmp_path / "root" / "driver.log").read_text()  # an extended model resumes; the log does not claim an iteration
+    assert "phase1 seed 0: start at iteration 0 of 6" in log
+    assert "phase1 seed 0: resume from its last checkpoint (logged up to iteration 6) of 9" in log
     notes = (recorded / dt.RUN_ID / "NOTES.md").read_text()
     assert notes.count("Extended automatically") == len(extensions["history"])
     vid4_room = room["columns"][0]["room"]
