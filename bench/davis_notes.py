@@ -106,8 +106,9 @@ def notes(driver: DavisDriver) -> str:
         f"{format_duration(room_seconds)} of one-thread evaluation for the room (planned: {PLANNED_CORE_HOURS:.0f} "
         f"core-hours).",
         f"- **What it can say.** Whether two-phase KD moves a 240-channel student toward a teacher that is "
-        f"measurably better than it, at a CPU budget ({driver.config('phase1', 0).total_iterations:,} iterations a "
-        f"phase at batch {driver.config('phase1', 0).batch_size}, against the paper's 200,000 at 64), with seed "
+        f"measurably better than it, at a CPU budget ({driver.planned_iterations('phase1'):,} iterations a phase as "
+        f"planned, the extended rows as listed above, at batch {driver.config('phase1', 0).batch_size}, against the "
+        f"paper's 200,000 at 64), with seed "
         f"spread and paired intervals. **What it cannot.** The paper's numbers: its budget, its full DAVIS-2017 "
         f"training set and its test set are out of reach here, and part of the teacher's advantage is knowledge "
         f"from data the students never see.",

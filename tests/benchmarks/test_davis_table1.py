@@ -202,6 +202,7 @@ def test_a_tiny_run_goes_from_the_room_to_the_record_and_the_chapter_reads_it(tm
     assert f"room {vid4_room['estimate']:+.3f} dB [{vid4_room['low']:+.3f}, {vid4_room['high']:+.3f}]: not enough" in notes
     assert "- **Convergence** (validation PSNR gains under 0.05 dB over the last 20% of a run): " in notes
     assert notes.count("seed 1: ") == len(STUDENTS) and "core-hours of training" in notes
+    assert "(6 iterations a phase as planned, the extended rows as listed above," in notes and "phase1" in d.budgets
     assert notes.strip() in (recorded / "README.md").read_text()
     rec = stats.load_seeded_run(dt.RUN_ID, recorded)
     assert set(rec.entries) == {"teacher", *STUDENTS} and rec.seeds == (0, 1)
