@@ -92,12 +92,19 @@ def notes(driver: DavisDriver) -> str:
         how = "automatically (the rule, fixed before the run)" if h["by"] == "auto" else "by hand (`extend`)"
         lines.append(f"  - Extended {how} on {h['when']}: {stats.label(h['row'])} from {h['from']:,} to "
                      f"{h['to']:,} iterations, every seed, because {h['reason']}.")
-    rows = stats.convergence_rows(rec, tail_fraction=TAIL_FRACTION)
+    last_drop = {unit: lr_milestones(driver.planned_config(unit))[-1] for unit in STUDENTS}
+    rows = stats.convergence_rows(rec, trend_since=last_drop, tail_fraction=TAIL_FRACTION)
     passed = sum(r["plateaued"] for r in rows)
     lines.append(f"- **Convergence** (validation PSNR gains under 0.05 dB over the last {TAIL_FRACTION:.0%} of a run): "
-                 f"{passed} of {len(rows)} curves pass.")
+                 f"{passed} of {len(rows)} curves pass. After each verdict, the slope of PSNR against log2(iteration) "
+                 f"after the run's last lr drop, with its 95 % interval, and what the rule's last part would gain at "
+                 f"that rate in a run of any length (a description, not the rule):")
     for r in rows:
-        lines.append(f"  - {r['model']}, seed {r['seed']}: {r['verdict']}.")
+        t = r["trend"]
+        trend = "" if t is None else (f"; {t.db_per_doubling:+.3f} dB per doubling [{t.low:+.3f}, {t.high:+.3f}] "
+                                      f"after iteration {t.since:,}, last part's gain at that rate "
+                                      f"{t.tail_gain_db(TAIL_FRACTION):+.3f} dB")
+        lines.append(f"  - {r['model']}, seed {r['seed']}: {r['verdict']}{trend}.")
     lines += result_lines(rec)
     lines += [
         f"- **Cost.** {total['core_hours']:.1f} core-hours of training over {format_duration(total['wall_hours'] * 3600)} "

@@ -10,6 +10,11 @@ than ``min_points`` validations nothing can be said, and the answer is no.
 Used by the miniature Table 1 (``bench/miniature.py``) to decide that a model
 was trained out before it is distilled from or recorded, and by the book to
 state the criterion beside the curves.
+
+:func:`log_trend` describes a curve that fails the test: how fast it still
+rises per doubling of iterations at its last lr, and so what the test's last
+part would gain at that rate in a run of any length. It is a description read
+afterwards, not part of the criterion.
 """
 from __future__ import annotations
 
@@ -75,6 +80,41 @@ def plateau(psnr: Sequence[float], tail_fraction: float = TAIL_FRACTION, toleran
     before, tail = max(values[: n - n_tail]), max(values[n - n_tail:])
     gain = tail - before
     return Plateau(gain <= tolerance_db, n, n_tail, before, tail, gain, tolerance_db)
+
+
+@dataclass(frozen=True)
+class Trend:
+    """Least-squares line of validation PSNR on log2(iteration) over the validations after ``since``."""
+
+    db_per_doubling: float  # slope: dB gained each time the iteration count doubles
+    low: float  # its interval at ``level``, assuming independent validation noise
+    high: float
+    level: float
+    n_points: int
+    since: int  # the line uses validations at iterations > since
+
+    def tail_gain_db(self, tail_fraction: float = TAIL_FRACTION) -> float:
+        """What the last ``tail_fraction`` of a run would gain at this rate, whatever the run's length: the
+        line rises as much from (1 − f)·N to N as from (1 − f)·2N to 2N, with f = ``tail_fraction``."""
+        if not 0 < tail_fraction < 1:
+            raise ValueError(f"tail_fraction must lie in (0, 1), got {tail_fraction!r}")
+        return self.db_per_doubling * math.log2(1 / (1 - tail_fraction))
+
+
+def log_trend(iterations: Sequence[int], psnr: Sequence[float], since: int = 0, level: float = 0.95) -> Trend:
+    """The :class:`Trend` of a validation curve after iteration ``since`` (for example the last lr milestone,
+    so the line reads a stretch at one lr). Needs at least three validations there."""
+    from scipy import stats as sps
+
+    points = [(int(i), float(p)) for i, p in zip(iterations, psnr, strict=True) if int(i) > since]
+    if len(points) < 3:
+        raise ValueError(f"log_trend needs at least 3 validations after iteration {since}, got {len(points)}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+    x = [math.log2(i) for i, _ in points]
+    fit = sps.linregress(x, [p for _, p in points])
+    half = float(sps.t.ppf(0.5 + level / 2, len(points) - 2)) * fit.stderr
+    return Trend(float(fit.slope), float(fit.slope - half), float(fit.slope + half), level, len(points), since)
 
 
 def tail_lr_share(config: TrainConfig, tail_fraction: float = TAIL_FRACTION) -> float:

@@ -363,32 +363,55 @@ def entries_with_teacher(run: SeededRun) -> list[str]:
     return ["teacher", *(e for e in run.entries if e != "teacher")]
 
 
-def convergence_rows(run: SeededRun, **criterion: float) -> list[dict[str, Any]]:
+def convergence_rows(run: SeededRun, trend_since: Mapping[str, int] | None = None,
+                     **criterion: float) -> list[dict[str, Any]]:
     """One dict per recorded validation curve (the teacher's, then every seed of every entry): the plateau
-    test of :mod:`sofkd_lib.companion.convergence` on it (``criterion`` passed on) and where it ended."""
-    from sofkd_lib.companion.convergence import plateau
+    test of :mod:`sofkd_lib.companion.convergence` on it (``criterion`` passed on) and where it ended. With
+    ``trend_since`` (entry -> iteration, for example its last lr milestone), ``trend`` holds the curve's
+    :func:`~sofkd_lib.companion.convergence.log_trend` after that iteration (None for an entry not in it or
+    with under three validations there)."""
+    from sofkd_lib.companion.convergence import log_trend, plateau
 
     rows = []
     for name in entries_with_teacher(run):
         for seed, df in sorted(run.validation.get(name, {}).items()):
             test = plateau(df["psnr"].tolist(), **criterion)
             best = int(df["psnr"].idxmax())
+            since = (trend_since or {}).get(name)
+            trend = None
+            if since is not None and int((df["iteration"] > since).sum()) >= 3:
+                trend = log_trend(df["iteration"].tolist(), df["psnr"].tolist(), since=since)
             rows.append({"entry": name, "model": label(name), "seed": seed, "validations": test.n_points,
                          "last_iteration": int(df["iteration"].iloc[-1]), "last_psnr": float(df["psnr"].iloc[-1]),
                          "best_psnr": float(df["psnr"].iloc[best]), "best_iteration": int(df["iteration"].iloc[best]),
-                         "tail_gain_db": test.gain_db, "plateaued": test.plateaued, "verdict": test.describe()})
+                         "tail_gain_db": test.gain_db, "plateaued": test.plateaued, "verdict": test.describe(),
+                         "trend": trend})
     return rows
 
 
-def convergence_table(run: SeededRun, **criterion: float):
-    """:func:`convergence_rows` as a display DataFrame, one row per model and seed."""
+def convergence_table(run: SeededRun, trend_since: Mapping[str, int] | None = None, **criterion: float):
+    """:func:`convergence_rows` as a display DataFrame, one row per model and seed; with ``trend_since``, two
+    more columns: the trend after that iteration (dB per doubling of iterations, with its interval) and the
+    gain the rule's last part would show at that rate in a run of any length."""
     import pandas as pd
 
-    out = [{"model": r["model"], "seed": r["seed"], "validations": r["validations"],
-            "last iteration": f"{r['last_iteration']:,}", "last PSNR (dB)": f"{r['last_psnr']:.3f}",
-            "best PSNR (dB)": f"{r['best_psnr']:.3f} at {r['best_iteration']:,}",
-            "last part's gain (dB)": "–" if r["tail_gain_db"] is None else f"{r['tail_gain_db']:+.3f}",
-            "plateaued": "yes" if r["plateaued"] else "no"} for r in convergence_rows(run, **criterion)]
+    from sofkd_lib.companion.convergence import TAIL_FRACTION
+
+    tail = criterion.get("tail_fraction", TAIL_FRACTION)
+    out = []
+    for r in convergence_rows(run, trend_since, **criterion):
+        row = {"model": r["model"], "seed": r["seed"], "validations": r["validations"],
+               "last iteration": f"{r['last_iteration']:,}", "last PSNR (dB)": f"{r['last_psnr']:.3f}",
+               "best PSNR (dB)": f"{r['best_psnr']:.3f} at {r['best_iteration']:,}",
+               "last part's gain (dB)": "–" if r["tail_gain_db"] is None else f"{r['tail_gain_db']:+.3f}",
+               "plateaued": "yes" if r["plateaued"] else "no"}
+        if trend_since is not None:
+            t = r["trend"]
+            row["dB per doubling at the last lr"] = "–" if t is None else \
+                f"{t.db_per_doubling:+.3f} [{t.low:+.3f}, {t.high:+.3f}]"
+            row["last part's gain at that rate (dB)"] = "–" if t is None else \
+                f"{t.tail_gain_db(tail):+.3f}"
+        out.append(row)
     return pd.DataFrame(out).set_index(["model", "seed"])
 
 

@@ -7,6 +7,7 @@ import pytest
 
 import bench.davis_table1 as dt
 from bench.davis_table1 import ROOM_UNIT, STUDENTS, TEACHER, DavisDriver
+from sofkd_lib.engine.train import lr_milestones
 
 
 def _driver(tmp_path, overrides=None, **kw):
@@ -201,6 +202,17 @@ def test_a_tiny_run_goes_from_the_room_to_the_record_and_the_chapter_reads_it(tm
     vid4_room = room["columns"][0]["room"]
     assert f"room {vid4_room['estimate']:+.3f} dB [{vid4_room['low']:+.3f}, {vid4_room['high']:+.3f}]: not enough" in notes
     assert "- **Convergence** (validation PSNR gains under 0.05 dB over the last 20% of a run): " in notes
+    last_drop = {unit: lr_milestones(d.planned_config(unit))[-1] for unit in STUDENTS}
+    students = [r for r in stats.convergence_rows(stats.load_seeded_run(dt.RUN_ID, recorded), trend_since=last_drop,
+                                                  tail_fraction=dt.TAIL_FRACTION) if r["entry"] in STUDENTS]
+    for r in students:  # a verdict carries the trend after its row's last lr drop where 3 validations follow it
+        t = r["trend"]
+        if r["entry"] in d.budgets:  # extended rows have them
+            assert f"seed {r['seed']}: {r['verdict']}; {t.db_per_doubling:+.3f} dB per doubling" in notes
+            assert f"after iteration {last_drop[r['entry']]:,}, last part's gain at that rate" in notes
+        elif t is None:
+            assert f"seed {r['seed']}: {r['verdict']}.\n" in notes
+    assert any(r["trend"] is None for r in students)
     assert notes.count("seed 1: ") == len(STUDENTS) and "core-hours of training" in notes
     assert "(6 iterations a phase as planned, the extended rows as listed above," in notes and "phase1" in d.budgets
     assert notes.strip() in (recorded / "README.md").read_text()
@@ -234,6 +246,7 @@ def test_a_tiny_run_goes_from_the_room_to_the_record_and_the_chapter_reads_it(tm
     assert f"Recorded run `{dt.RUN_ID}`" in text and "Does two-phase KD help here?" in text
     assert "not recorded yet" not in text and "core-hours** of training" in text
     assert "Extensions, in the order they were made" in text
+    assert "dB per doubling at the last lr" in out.read_text()  # the convergence table's trend column
 
 
 def _curves(d, monkeypatch, curves, finished=None):

@@ -86,3 +86,31 @@ def test_tail_lr_share_is_the_tails_part_of_the_summed_lr():
     assert convergence.tail_lr_share(stepped, 1 / 3) == pytest.approx(0.5 / 3.5)
     with pytest.raises(ValueError, match="tail_fraction"):
         convergence.tail_lr_share(stepped, 1.0)
+
+
+def test_log_trend_of_a_straight_line_in_log_iterations():
+    trend = convergence.log_trend([500, 1000, 2000, 4000, 8000], [27.0, 28.0, 28.2, 28.4, 28.6], since=500)
+    assert trend.n_points == 4 and trend.since == 500  # the 500 point is left out
+    assert trend.db_per_doubling == pytest.approx(0.2)
+    assert (trend.low, trend.high) == pytest.approx((0.2, 0.2))
+    # from 0.8·N to N the line rises 0.2·log2(1.25), whatever N is
+    assert trend.tail_gain_db(0.2) == pytest.approx(0.2 * 0.321928, abs=1e-6)
+
+
+def test_log_trend_slope_and_interval_by_hand():
+    # x = log2(i) = 0, 1, 2, 3; y = 0, 1, 1, 2: slope 3/5, residuals -0.1, 0.3, -0.3, 0.1, s² = 0.2/2,
+    # standard error sqrt(0.1/5), t(0.975, 2 df) = 4.302653
+    trend = convergence.log_trend([1, 2, 4, 8], [0.0, 1.0, 1.0, 2.0])
+    half = 4.302653 * (0.1 / 5) ** 0.5
+    assert trend.db_per_doubling == pytest.approx(0.6)
+    assert (trend.low, trend.high) == pytest.approx((0.6 - half, 0.6 + half), abs=1e-6)
+    assert trend.level == 0.95
+
+
+def test_log_trend_refuses_too_few_points_and_bad_levels():
+    with pytest.raises(ValueError, match="at least 3 validations after iteration 1000"):
+        convergence.log_trend([500, 1000, 1500, 2000], [1.0, 2.0, 3.0, 4.0], since=1000)
+    with pytest.raises(ValueError, match="level"):
+        convergence.log_trend([1, 2, 4], [0.0, 1.0, 2.0], level=1.0)
+    with pytest.raises(ValueError, match="tail_fraction"):
+        convergence.log_trend([1, 2, 4], [0.0, 1.0, 2.0]).tail_gain_db(1.0)

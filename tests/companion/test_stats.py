@@ -203,6 +203,28 @@ def test_convergence_rows_judge_every_curve_teacher_first():
     assert table.loc[(stats.label("phase1+2"), 1), "plateaued"] == "no"
     assert table.loc[(stats.label("teacher"), 0), "last part's gain (dB)"] == "+0.010"
     assert stats.convergence_rows(run, tolerance_db=5.0)[2]["plateaued"]
+    assert rows[0]["trend"] is None  # no trend_since given
+
+
+def test_convergence_rows_give_the_trend_after_the_last_lr_drop():
+    # the flat curve is 26 dB at every validation after iteration 100; the other rises 0.5 dB per doubling
+    iters = [100 * k for k in range(1, 9)]
+    flat = pd.DataFrame({"iteration": iters, "psnr": [20.0] + [26.0] * 7})
+    doubling = pd.DataFrame({"iteration": [100, 200, 400, 800], "psnr": [20.0, 21.0, 21.5, 22.0]})
+    run = SeededRun(**{**_run(0.5, 0.1).__dict__,
+                       "validation": {"phase1+2": {0: flat, 1: doubling}, "teacher": {0: flat}}})
+    rows = stats.convergence_rows(run, trend_since={"phase1+2": 100})
+    assert rows[0]["trend"] is None  # the teacher is not in trend_since
+    assert rows[1]["trend"].db_per_doubling == pytest.approx(0.0) and rows[1]["trend"].n_points == 7
+    # 200, 400, 800 lie on a line of 0.5 dB per doubling
+    assert rows[2]["trend"].db_per_doubling == pytest.approx(0.5) and rows[2]["trend"].n_points == 3
+    assert stats.convergence_rows(run, trend_since={"phase1+2": 400})[2]["trend"] is None  # one point after 400
+    table = stats.convergence_table(run, trend_since={"phase1+2": 100}, tail_fraction=0.2)
+    assert table.loc[(stats.label("phase1+2"), 1), "dB per doubling at the last lr"] == "+0.500 [+0.500, +0.500]"
+    # 0.5 * log2(1 / 0.8) = 0.161
+    assert table.loc[(stats.label("phase1+2"), 1), "last part's gain at that rate (dB)"] == "+0.161"
+    assert table.loc[(stats.label("teacher"), 0), "dB per doubling at the last lr"] == "–"
+    assert "dB per doubling at the last lr" not in stats.convergence_table(run).columns
 
 
 def test_pattern_rows_put_the_papers_difference_beside_this_runs():
