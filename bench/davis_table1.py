@@ -54,13 +54,14 @@ from bench.miniature import _CLI, REPO, Driver, _now, check_configs, run_overrid
 from bench.pauses import Pauses
 from sofkd_lib.cli.argtypes import positive_float, positive_int, seed_list
 from sofkd_lib.cli.main import OneLineParser
-from sofkd_lib.companion.convergence import run_plateau
+from sofkd_lib.companion.convergence import run_plateau, run_trend
 from sofkd_lib.companion.recording.evaluate import sha256_file
 from sofkd_lib.companion.recording.index import write_readme
 from sofkd_lib.companion.recording.options import DAVIS_HELD_OUT, budget_override, entry
 from sofkd_lib.companion.room import measure_room, room_verdict
 from sofkd_lib.data.io import write_json_atomic, write_text_atomic
 from sofkd_lib.engine.config import make_config
+from sofkd_lib.engine.train import lr_milestones
 from sofkd_lib.method.variants import variant_spec
 from sofkd_lib.settings import repo_relative, shared_path
 from sofkd_lib.weights.pretrained import recorded_root
@@ -239,10 +240,16 @@ class DavisDriver(Driver):
         return cmd
 
     def plateau_line(self, unit: str, seed: int | None) -> str:
+        """The rule's verdict on a model's validation curve so far and, once three validations follow its last
+        lr drop, the trend there (:func:`~sofkd_lib.companion.convergence.log_trend`)."""
         try:
-            return run_plateau(self.out(unit, seed), tail_fraction=TAIL_FRACTION).describe()
+            line = run_plateau(self.out(unit, seed), tail_fraction=TAIL_FRACTION).describe()
         except FileNotFoundError:
             return "no validations yet"
+        since = lr_milestones(self.planned_config(unit))[-1]
+        trend = run_trend(self.out(unit, seed), since)
+        return line if trend is None else (f"{line}; after {since:,}: {trend.db_per_doubling:+.3f} dB per doubling, "
+                                           f"the last part at that rate {trend.tail_gain_db(TAIL_FRACTION):+.3f} dB")
 
     # ------------------------------------------------------------------ the room
     def column_arguments(self, column: str) -> list[str]:

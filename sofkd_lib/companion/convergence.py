@@ -132,8 +132,8 @@ def tail_lr_share(config: TrainConfig, tail_fraction: float = TAIL_FRACTION) -> 
     return float(lrs[start:].sum() / lrs.sum())
 
 
-def run_plateau(run_dir: str | os.PathLike, **kwargs: float) -> Plateau:
-    """:func:`plateau` of a training run folder's ``validation.csv`` (keyword arguments passed on)."""
+def _validation_rows(run_dir: str | os.PathLike) -> list[dict[str, str]]:
+    """The rows of a training run folder's ``validation.csv``; a clear error when it is missing or has no PSNR."""
     import csv
 
     path = Path(run_dir) / "validation.csv"
@@ -143,4 +143,18 @@ def run_plateau(run_dir: str | os.PathLike, **kwargs: float) -> Plateau:
         rows = list(csv.DictReader(fh))
     if rows and "psnr" not in rows[0]:
         raise ValueError(f"{path} has no 'psnr' column (columns: {list(rows[0])})")
-    return plateau([float(r["psnr"]) for r in rows], **kwargs)
+    return rows
+
+
+def run_plateau(run_dir: str | os.PathLike, **kwargs: float) -> Plateau:
+    """:func:`plateau` of a training run folder's ``validation.csv`` (keyword arguments passed on)."""
+    return plateau([float(r["psnr"]) for r in _validation_rows(run_dir)], **kwargs)
+
+
+def run_trend(run_dir: str | os.PathLike, since: int) -> Trend | None:
+    """:func:`log_trend` of a training run folder's ``validation.csv`` after iteration ``since``; None while
+    fewer than three validations follow it."""
+    rows = _validation_rows(run_dir)
+    if sum(int(r["iteration"]) > since for r in rows) < 3:
+        return None
+    return log_trend([int(r["iteration"]) for r in rows], [float(r["psnr"]) for r in rows], since=since)

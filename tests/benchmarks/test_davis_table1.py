@@ -402,6 +402,22 @@ def test_status_says_when_the_trainers_are_paused(tmp_path, capsys):
         in capsys.readouterr().out
 
 
+def test_status_gives_the_trend_after_the_last_lr_drop_once_three_validations_follow_it(tmp_path):
+    d = _driver(tmp_path)
+    since = lr_milestones(d.planned_config("phase1"))[-1]  # 6,400 of the planned 8,000
+    assert since == 6_400 and d.plateau_line("phase1", 0) == "no validations yet"
+    out = d.out("phase1", 0)
+    out.mkdir(parents=True)
+    # 500 … 6,000 at 28 dB, then 28.2 at 7,000, 28.4 at 14,000 (0.2 dB per doubling)
+    curve = [(500 * k, 28.0) for k in range(1, 13)] + [(7_000, 28.2), (14_000, 28.4)]
+    (out / "validation.csv").write_text("iteration,psnr\n" + "".join(f"{i},{v}\n" for i, v in curve))
+    assert d.plateau_line("phase1", 0).startswith("still improving") and "per doubling" not in d.plateau_line("phase1", 0)
+    with (out / "validation.csv").open("a") as fh:
+        fh.write("28000,28.6\n")
+    assert d.plateau_line("phase1", 0).endswith(
+        "; after 6,400: +0.200 dB per doubling, the last part at that rate +0.064 dB")  # 0.2 * log2(1.25)
+
+
 def test_a_finished_row_is_recorded_ahead_with_the_drivers_threads(tmp_path, monkeypatch):
     d = _driver(tmp_path)
     finished = {("phase1", 0), ("phase1", 1), ("phase2", 0)}

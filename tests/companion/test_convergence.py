@@ -74,6 +74,18 @@ def test_run_plateau_reads_validation_csv(tmp_path):
         run_plateau(tmp_path / "missing")
 
 
+def test_run_trend_reads_validation_csv_after_the_given_iteration(tmp_path):
+    # 27.0 at 1,000, then 0.3 dB per doubling: 27.3 at 2,000, 27.6 at 4,000, 27.9 at 8,000
+    (tmp_path / "validation.csv").write_text("iteration,psnr,ssim,epe,seconds\n" + "".join(
+        f"{i},{v},0.8,1.0,0\n" for i, v in ((500, 20.0), (1000, 27.0), (2000, 27.3), (4000, 27.6), (8000, 27.9))))
+    trend = convergence.run_trend(tmp_path, since=500)
+    assert trend.db_per_doubling == pytest.approx(0.3) and trend.n_points == 4
+    assert convergence.run_trend(tmp_path, since=1000).n_points == 3
+    assert convergence.run_trend(tmp_path, since=2000) is None  # two validations after 2,000
+    with pytest.raises(FileNotFoundError, match="validation.csv"):
+        convergence.run_trend(tmp_path / "missing", since=0)
+
+
 def test_tail_lr_share_is_the_tails_part_of_the_summed_lr():
     from sofkd_lib.engine.config import make_config
 
