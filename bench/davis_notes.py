@@ -92,7 +92,7 @@ def notes(driver: DavisDriver) -> str:
         how = "automatically (the rule, fixed before the run)" if h["by"] == "auto" else "by hand (`extend`)"
         lines.append(f"  - Extended {how} on {h['when']}: {stats.label(h['row'])} from {h['from']:,} to "
                      f"{h['to']:,} iterations, every seed, because {h['reason']}.")
-    last_drop = {unit: lr_milestones(driver.planned_config(unit))[-1] for unit in STUDENTS}
+    last_drop = {unit: driver.last_lr_drop(unit) for unit in STUDENTS}
     rows = stats.convergence_rows(rec, trend_since=last_drop, tail_fraction=TAIL_FRACTION)
     passed = sum(r["plateaued"] for r in rows)
     lines.append(f"- **Convergence** (validation PSNR gains under 0.05 dB over the last {TAIL_FRACTION:.0%} of a run): "

@@ -200,6 +200,10 @@ class DavisDriver(Driver):
     def planned_iterations(self, unit: str) -> int:
         return self.planned_config(unit).total_iterations
 
+    def last_lr_drop(self, unit: str) -> int:
+        """The iteration of ``unit``'s last lr milestone: the planned one, which extensions keep."""
+        return lr_milestones(self.planned_config(unit))[-1]
+
     def units(self) -> list[tuple[str, int | None]]:
         return [(u, s) for s in self.seeds for u in STUDENTS]
 
@@ -246,7 +250,7 @@ class DavisDriver(Driver):
             line = run_plateau(self.out(unit, seed), tail_fraction=TAIL_FRACTION).describe()
         except FileNotFoundError:
             return "no validations yet"
-        since = lr_milestones(self.planned_config(unit))[-1]
+        since = self.last_lr_drop(unit)
         trend = run_trend(self.out(unit, seed), since)
         return line if trend is None else (f"{line}; after {since:,}: {trend.db_per_doubling:+.3f} dB per doubling, "
                                            f"the last part at that rate {trend.tail_gain_db(TAIL_FRACTION):+.3f} dB")

@@ -7,7 +7,6 @@ import pytest
 
 import bench.davis_table1 as dt
 from bench.davis_table1 import ROOM_UNIT, STUDENTS, TEACHER, DavisDriver
-from sofkd_lib.engine.train import lr_milestones
 
 
 def _driver(tmp_path, overrides=None, **kw):
@@ -202,7 +201,7 @@ def test_a_tiny_run_goes_from_the_room_to_the_record_and_the_chapter_reads_it(tm
     vid4_room = room["columns"][0]["room"]
     assert f"room {vid4_room['estimate']:+.3f} dB [{vid4_room['low']:+.3f}, {vid4_room['high']:+.3f}]: not enough" in notes
     assert "- **Convergence** (validation PSNR gains under 0.05 dB over the last 20% of a run): " in notes
-    last_drop = {unit: lr_milestones(d.planned_config(unit))[-1] for unit in STUDENTS}
+    last_drop = {unit: d.last_lr_drop(unit) for unit in STUDENTS}
     students = [r for r in stats.convergence_rows(stats.load_seeded_run(dt.RUN_ID, recorded), trend_since=last_drop,
                                                   tail_fraction=dt.TAIL_FRACTION) if r["entry"] in STUDENTS]
     for r in students:  # a verdict carries the trend after its row's last lr drop where 3 validations follow it
@@ -404,7 +403,7 @@ def test_status_says_when_the_trainers_are_paused(tmp_path, capsys):
 
 def test_status_gives_the_trend_after_the_last_lr_drop_once_three_validations_follow_it(tmp_path):
     d = _driver(tmp_path)
-    since = lr_milestones(d.planned_config("phase1"))[-1]  # 6,400 of the planned 8,000
+    since = d.last_lr_drop("phase1")  # 40 % and 80 % of the planned 8,000: 3,200 and 6,400
     assert since == 6_400 and d.plateau_line("phase1", 0) == "no validations yet"
     out = d.out("phase1", 0)
     out.mkdir(parents=True)
