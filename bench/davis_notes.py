@@ -92,6 +92,9 @@ def notes(driver: DavisDriver) -> str:
         how = "automatically (the rule, fixed before the run)" if h["by"] == "auto" else "by hand (`extend`)"
         lines.append(f"  - Extended {how} on {h['when']}: {stats.label(h['row'])} from {h['from']:,} to "
                      f"{h['to']:,} iterations, every seed, because {h['reason']}.")
+    for s in driver.settled:
+        lines.append(f"  - Not extended further, decided by hand (`settle`) on {s['when']}: {stats.label(s['row'])} at "
+                     f"{s['iterations']:,} iterations is reported as not trained out, because {s['why']}")
     last_drop = {unit: driver.last_lr_drop(unit) for unit in STUDENTS}
     rows = stats.convergence_rows(rec, trend_since=last_drop, tail_fraction=TAIL_FRACTION)
     passed = sum(r["plateaued"] for r in rows)

@@ -4,6 +4,7 @@
     python -m bench.davis_table1 status                                           # where it stands
     python -m bench.davis_table1 record                                           # when every run is finished
     python -m bench.davis_table1 record --row phase1                              # a finished row, ahead
+    python -m bench.davis_table1 settle --row phase1 --why "…"                    # failing, not extended further
     python -m bench.davis_table1 pause --why "CI"; … ; python -m bench.davis_table1 unpause   # free the cores
 
 The teacher is the recorded 320-channel ``teacher-x4`` (:data:`TEACHER`, pinned by its
@@ -25,7 +26,10 @@ Every finished run's verdict under the rule of issue 28 (validation PSNR gains u
 0.05 dB over the last 20 % of the run, :data:`TAIL_FRACTION`) goes to ``driver.log`` and
 ``status``. A row with a finished model that fails it is extended, every seed by the same
 factor, by resuming: automatically once by :data:`EXTENSION_FACTOR` (fixed before the run),
-further only by hand (``extend --row ROW --factor F``, then ``run``). The row's new budget is
+further only by hand (``extend --row ROW --factor F``, then ``run``), and never once a test score of a
+student is recorded (``record --row`` included): budgets are fixed before any test number is seen. A row
+that still fails and is not extended further is settled by hand (``settle --row ROW --why TEXT``): reported
+as not trained out, with why, in the record's extensions.json, NOTES and chapter. The row's new budget is
 kept in ``ROOT/budgets.json`` with why (that row alone:
 :func:`~sofkd_lib.companion.recording.options.budget_override`), and ``record`` passes it on as
 ``--budget``. The milestones of the lr stay where the run started them
@@ -101,46 +105,9 @@ STEPS_FILE = REPO / "results" / "bench" / "davis_table1" / "steps.json"  # not b
 PLANNED_CORE_HOURS = 40.0
 
 
-def measure_steps(threads: tuple[int, ...] = (1, 2), iterations: int = 12, warmup: int = 3) -> dict:
-    """Seconds per train step of every variant at the profile's widths, batch and patch, on synthetic batches
-    (the sampler's cost apart), after ``warmup`` steps; one entry per thread count. The timed call also loads
-    the warm-up's checkpoint and writes one: a small share of ``iterations`` steps."""
-    import tempfile
-    import time
-
-    import torch
-
-    from sofkd_lib.engine.runtime import hardware
-    from sofkd_lib.engine.sources import SyntheticSource
-    from sofkd_lib.engine.train import train
-
-    out: dict = {"profile": PROFILE, "iterations": iterations, "warmup": warmup, "hardware": hardware(),
-                 "measured": _now(), "seconds_per_step": {}}
-    for n in threads:
-        torch.set_num_threads(n)
-        with tempfile.TemporaryDirectory() as tmp:
-            teacher = Path(tmp) / "teacher" / "last.pt"
-            per_step = {}
-            for variant in ("teacher", "student", "phase1", "phase2", "phase1+2"):
-                config = make_config(PROFILE, {"dataset": "synthetic", "val_every": 0, "iterations": warmup,
-                                               "checkpoint_every": 10**6, "log_every": 10**6}, variant=variant)
-                kwargs = {"teacher": teacher} if variant_spec(variant).needs_teacher else {}
-                if variant == "phase1+2":
-                    kwargs["init"] = Path(tmp) / "phase1" / "last.pt"
-                source = SyntheticSource(config.scale, config.patch_size, config.n_frames, 0)
-                folder = Path(tmp) / variant
-                train(config, source, folder, quiet=True, **kwargs)  # warm-up, and the checkpoint later runs need
-                t0 = time.perf_counter()
-                train(config.replace(iterations=warmup + iterations), source, folder, resume="auto", quiet=True,
-                      **kwargs)
-                per_step[variant] = (time.perf_counter() - t0) / iterations
-        out["seconds_per_step"][str(n)] = per_step
-    return out
-
-
 def budget_plan(steps: dict, threads: int = 1, seeds: int = len(SEEDS)) -> dict:
     """Core-hours of training the students of :data:`STUDENTS` for ``seeds`` seeds at the profile's budget,
-    from measured ``steps`` (:func:`measure_steps`) at ``threads`` threads a job; validation and the
+    from measured ``steps`` (:func:`bench.davis_steps.measure_steps`) at ``threads`` threads a job; validation and the
     sampler's first pass over the frames come on top."""
     per_step = steps["seconds_per_step"][str(threads)]
     rows = {}
@@ -174,10 +141,13 @@ class DavisDriver(Driver):
         #: Row → iterations, for the extended rows (every seed of a row alike), and every extension made.
         self.budgets: dict[str, int] = {}
         self.history: list[dict] = []
+        #: Rows decided by hand not to be extended further (``settle``), with why.
+        self.settled: list[dict] = []
         if path.is_file():
             try:
                 kept = json.loads(path.read_text())
                 self.budgets, self.history = dict(kept["budgets"]), list(kept.get("history", []))
+                self.settled = list(kept.get("settled", []))
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 raise SystemExit(f"davis_table1: cannot read the extended budgets {path}: {exc!r}") from None
         self._budget_lock = threading.Lock()
@@ -379,10 +349,14 @@ class DavisDriver(Driver):
             self.budgets[row] = after
             self.history.append({"row": row, "from": before, "to": after, "factor": factor, "by": by,
                                  "reason": reason, "when": _now()})
-            write_json_atomic(self.root / BUDGETS, {"budgets": self.budgets, "history": self.history})
+            self._save_budgets()
         self.log(f"extend ({by}): {row} from {before:,} to {after:,} iterations (×{factor:g}), every seed, because "
                  f"{reason}; kept in {self.root / BUDGETS}")
         return after
+
+    def _save_budgets(self) -> None:
+        write_json_atomic(self.root / BUDGETS, {"budgets": self.budgets, "history": self.history,
+                                                "settled": self.settled})
 
     def auto_extensions(self, row: str) -> int:
         return sum(h["row"] == row and h["by"] == "auto" for h in self.history)
@@ -428,11 +402,17 @@ class DavisDriver(Driver):
         lock = self.hold_lock()
         if lock is None:
             return 1
-        done = [s for s in self.seeds if self.finished(row, s)]
-        failing = {s: v for s in done if not (v := run_plateau(self.out(row, s), tail_fraction=TAIL_FRACTION)).plateaued}
+        if settled := next((s for s in self.settled if s["row"] == row), None):
+            print(f"extend: {row} was settled on {settled['when']}, not to be extended further: {settled['why']}",
+                  file=sys.stderr)
+            return 2
+        if scores := self.recorded_scores():
+            print(f"extend: test scores of this run are recorded already ({', '.join(scores)}); budgets are fixed "
+                  f"before any test number is seen, so none grows now", file=sys.stderr)
+            return 2
+        failing = self._failing(row)
         if not failing:
-            print(f"extend: no finished model of {row} fails the rule ({len(done)} of {len(self.seeds)} finished); "
-                  f"nothing to extend", file=sys.stderr)
+            print(f"extend: no finished model of {row} fails the rule; nothing to extend", file=sys.stderr)
             return 2
         started = self._phase1_in_use(row)
         if started:
@@ -444,6 +424,47 @@ class DavisDriver(Driver):
             return 2
         self._extend_row(row, factor, ", ".join(f"seed {s}: {v.describe()}" for s, v in failing.items()), by="extend")
         self.log(f"extend: resume with `python -m {self.module} run`")
+        return 0
+
+    def _failing(self, row: str) -> dict:
+        """Seed → the rule's verdict, for the finished models of ``row`` that fail it."""
+        done = [s for s in self.seeds if self.finished(row, s)]
+        return {s: v for s in done if not (v := run_plateau(self.out(row, s), tail_fraction=TAIL_FRACTION)).plateaued}
+
+    def recorded_scores(self) -> list[str]:
+        """The student models of this run with a test score in the record (``record``, ``record --row``)."""
+        run_dir = recorded_root() / self.run_id
+        return [f"{row} {p.name}" for row in STUDENTS for p in sorted((run_dir / row).glob("seed*"))
+                if any(p.glob("eval_*.json"))]
+
+    def settle(self, row: str, why: str) -> int:
+        """Decide by hand that ``row``, failing the rule after its automatic extensions, is not extended further
+        and is reported as not trained out, with ``why``; kept in ROOT/budgets.json (and the record's
+        extensions.json, NOTES and chapter). Every seed must be finished; ``extend`` then refuses the row."""
+        lock = self.hold_lock()
+        if lock is None:
+            return 1
+        missing = [s for s in self.seeds if not self.finished(row, s)]
+        if missing:
+            problem = f"seed(s) {missing} not finished"
+        elif any(s["row"] == row for s in self.settled):
+            problem = "settled already"
+        elif not why.strip():
+            problem = "--why is empty"
+        elif self.auto_extensions(row) < AUTO_EXTENSIONS and not self._phase1_in_use(row):
+            problem = f"its {AUTO_EXTENSIONS} automatic extension(s) are not spent"
+        else:
+            failing = self._failing(row)
+            problem = None if failing else "every seed passes the rule; nothing to settle"
+        if problem:
+            print(f"settle: {row}: {problem}", file=sys.stderr)
+            return 2
+        verdicts = {str(s): self.plateau_line(row, s) for s in self.seeds}
+        self.settled.append({"row": row, "iterations": self.config(row, self.seeds[0]).total_iterations,
+                             "why": why.strip(), "when": _now(), "verdicts": verdicts})
+        self._save_budgets()
+        self.log(f"settle: {row} is not extended further and is reported as not trained out "
+                 f"(failing: seed(s) {sorted(failing)}), because {why.strip()}; kept in {self.root / BUDGETS}")
         return 0
 
     def record_rows(self, rows: tuple[str, ...]) -> int:
@@ -465,6 +486,7 @@ class DavisDriver(Driver):
             run_dir = recorded_root() / self.run_id
             self.publish_room()
             write_json_atomic(run_dir / EXTENSIONS, {"budgets": self.budgets, "history": self.history,
+                                                     "settled": self.settled,
                                                      "rule": f"extended when a finished model's validation PSNR "
                                                              f"gains 0.05 dB or more over the last "
                                                              f"{TAIL_FRACTION:.0%} of its run",
@@ -485,6 +507,8 @@ class DavisDriver(Driver):
         super().status()
         for h in self.history:
             print(f"extended ({h['by']}, {h['when']}): {h['row']} {h['from']:,} → {h['to']:,} because {h['reason']}")
+        for s in self.settled:
+            print(f"settled ({s['when']}): {s['row']} at {s['iterations']:,}, not extended further, because {s['why']}")
         kept = self.pauses.entries()
         open_ = [e for e in kept if e.get("end") is None]
         print(f"pauses: {len(kept)} kept" + (f"; OPEN since {open_[0]['start']} ({open_[0]['why']}): "
@@ -498,7 +522,8 @@ class DavisDriver(Driver):
 
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m bench.davis_table1", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("run", "status", "record", "steps", "extend", "pause", "unpause"))
+    parser.add_argument("command", choices=("run", "status", "record", "steps", "extend", "settle", "pause",
+                                            "unpause"))
     parser.add_argument("--root", type=Path, default=ROOT, help=f"checkpoints and log (default {ROOT})")
     parser.add_argument("--run-id", default=RUN_ID, help=f"recorded run name (default {RUN_ID})")
     parser.add_argument("--seeds", type=seed_list, default=SEEDS, help="students' seeds (default 0,1,2)")
@@ -511,7 +536,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="extend: the row whose every seed is extended; record: record this row alone, ahead "
                              "of the others (repeatable)")
     parser.add_argument("--factor", type=positive_float, help="extend: the budget's factor (> 1), e.g. 1.5")
-    parser.add_argument("--why", default="", help="pause: why the trainers are stopped (kept with the pause)")
+    parser.add_argument("--why", default="", help="pause: why the trainers are stopped; settle: why the row is not "
+                                                  "extended further (kept with either)")
     args = parser.parse_args(argv)
     if args.command in ("pause", "unpause"):  # while other work needs the cores (bench/pauses.py)
         pauses = Pauses(args.root)
@@ -519,6 +545,8 @@ def main(argv: list[str] | None = None) -> int:
     # `kill PID` ends the driver through SystemExit, so the running trainer is stopped and logged with it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.command == "steps":
+        from bench.davis_steps import measure_steps
+
         steps = measure_steps()
         write_json_atomic(STEPS_FILE, {**steps, "plan": {n: budget_plan(steps, int(n)) for n in steps["seconds_per_step"]}})
         print(json.dumps({n: round(budget_plan(steps, int(n))["core_hours"], 1) for n in steps["seconds_per_step"]}))
@@ -533,6 +561,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.row is None or len(args.row) != 1 or args.factor is None:
             parser.error("extend needs one --row and --factor")
         return driver.extend(args.row[0], args.factor)
+    if args.command == "settle":
+        if args.row is None or len(args.row) != 1:
+            parser.error("settle needs one --row (and --why)")
+        return driver.settle(args.row[0], args.why)
     if args.command == "run":
         return driver.run()
     if args.command == "record" and args.row:

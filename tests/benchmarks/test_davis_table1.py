@@ -173,6 +173,9 @@ def test_a_tiny_run_goes_from_the_room_to_the_record_and_the_chapter_reads_it(tm
 
     # The record in this process, so that its embedded column (the precision check, the same for every run)
     # can be cut to one clip of five frames: at 144x192 it would cost more than the rest of the test.
+    # A row still failing after its automatic extension, settled by hand before the record.
+    failing = [row for row in STUDENTS if d._failing(row)]
+    assert failing and d.settle(failing[0], "a tiny rehearsal.") == 0
     import sofkd_lib.data as data_module
     from sofkd_lib.cli.main import main as cli
 
@@ -198,6 +201,8 @@ def test_a_tiny_run_goes_from_the_room_to_the_record_and_the_chapter_reads_it(tm
     assert "phase1 seed 0: resume from its last checkpoint (logged up to iteration 6) of 9" in log
     notes = (recorded / dt.RUN_ID / "NOTES.md").read_text()
     assert notes.count("Extended automatically") == len(extensions["history"])
+    assert extensions["settled"] == d.settled and (f"decided by hand (`settle`) on {d.settled[0]['when']}: "
+                                                   f"{stats.label(failing[0])} at ") in notes
     vid4_room = room["columns"][0]["room"]
     assert f"room {vid4_room['estimate']:+.3f} dB [{vid4_room['low']:+.3f}, {vid4_room['high']:+.3f}]: not enough" in notes
     assert "- **Convergence** (validation PSNR gains under 0.05 dB over the last 20% of a run): " in notes
@@ -245,6 +250,7 @@ def test_a_tiny_run_goes_from_the_room_to_the_record_and_the_chapter_reads_it(tm
     assert f"Recorded run `{dt.RUN_ID}`" in text and "Does two-phase KD help here?" in text
     assert "not recorded yet" not in text and "core-hours** of training" in text
     assert "Extensions, in the order they were made" in text
+    assert f"**{stats.label(failing[0])} was not extended further** (decided by hand on" in text
     assert "dB per doubling at the last lr" in out.read_text()  # the convergence table's trend column
 
 
@@ -287,6 +293,48 @@ def test_extend_by_hand_gives_a_failing_row_alone_a_larger_budget_for_every_seed
     _curves(again, monkeypatch, curves)
     monkeypatch.setattr(again, "iteration", lambda unit, seed: 250 if unit == "phase1+2" else 0)
     assert again.extend("phase1", 1.5) == 2 and "phase1" not in again.budgets
+
+
+def test_settle_keeps_why_a_failing_row_is_not_extended_further_and_extend_then_refuses(tmp_path, monkeypatch):
+    d = _driver(tmp_path)
+    curves = {("phase2", 0): list(IMPROVING), ("phase2", 1): list(FLAT), ("student", 0): list(FLAT),
+              ("student", 1): list(FLAT), ("phase1", 0): list(IMPROVING)}
+    _curves(d, monkeypatch, curves)
+    monkeypatch.setattr(dt, "run_trend", lambda out, since: None)
+    assert d.settle("phase2", "the trend") == 2  # its automatic extension is not spent
+    d._extend_row("phase2", 1.5, "seed 0: still improving", by="auto")
+    d._extend_row("student", 1.5, "seed 0: still improving", by="auto")
+    d._extend_row("phase1", 1.5, "seed 0: still improving", by="auto")
+    assert d.settle("phase2", "  ") == 2 and d.settle("student", "x") == 2  # no reason; every seed passes
+    assert d.settle("phase1", "x") == 2 and d.settled == []  # seed 1 not finished
+    assert d.settle("phase2", " at lr/4 the rule would read noise ") == 0
+    kept = json.loads((tmp_path / dt.BUDGETS).read_text())
+    assert kept["budgets"] == {"phase2": 12_000, "student": 24_000, "phase1": 12_000} and len(kept["history"]) == 3
+    [settled] = kept["settled"]
+    assert (settled["row"], settled["iterations"], settled["why"]) == ("phase2", 12_000, "at lr/4 the rule would read noise")
+    assert settled["verdicts"]["0"].startswith("still improving") and settled["verdicts"]["1"].startswith("plateaued")
+    assert d.settle("phase2", "again") == 2 and len(d.settled) == 1
+    assert d.extend("phase2", 1.5) == 2 and d.budgets["phase2"] == 12_000
+    again = _driver(tmp_path)  # a later invocation reads it, and the record keeps it
+    assert again.settled == kept["settled"] and again.config("phase2", 0).total_iterations == 12_000
+    assert "settle: phase2 is not extended further and is reported as not trained out (failing: seed(s) [0])" in \
+        (tmp_path / "driver.log").read_text()
+
+
+def test_no_budget_grows_by_hand_once_a_students_test_score_is_recorded(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SOFKD_RECORDED", str(tmp_path / "recorded"))
+    d = _driver(tmp_path / "root")
+    _curves(d, monkeypatch, {("phase2", 0): list(IMPROVING), ("phase2", 1): list(IMPROVING)})
+    run_dir = tmp_path / "recorded" / "davis-test"
+    for folder in ("teacher", "student/seed0", "phase1/seed1"):
+        (run_dir / folder).mkdir(parents=True)
+    (run_dir / "teacher" / "eval_vid4.json").write_text("{}")  # the teacher's score is not a student's
+    (run_dir / "student" / "seed0" / "provenance.json").write_text("{}")  # nor a folder without a score
+    assert d.recorded_scores() == []
+    (run_dir / "phase1" / "seed1" / "eval_davis-2017-val-held-out.json").write_text("{}")
+    assert d.recorded_scores() == ["phase1 seed1"]
+    assert d.extend("phase2", 1.5) == 2 and d.budgets == {}
+    assert "test scores of this run are recorded already (phase1 seed1)" in capsys.readouterr().err
 
 
 def test_a_model_that_fails_the_rule_extends_its_row_once_automatically(tmp_path, monkeypatch):
