@@ -386,8 +386,9 @@ class DavisDriver(Driver):
         if verdict.plateaued:
             return False
         if self.auto_extensions(unit) >= AUTO_EXTENSIONS:
-            self.log(f"{unit} seed {seed}: fails the rule after {AUTO_EXTENSIONS} automatic extension(s); "
-                     f"reported as not trained out unless `extend` is run")
+            settled = any(s["row"] == unit for s in self.settled)
+            self.log(f"{unit} seed {seed}: fails the rule after {AUTO_EXTENSIONS} automatic extension(s); reported "
+                     f"as not trained out" + (" (settled)" if settled else ": `extend` or `settle` decides"))
             return False
         if self._phase1_in_use(unit):
             self.log(f"{unit} seed {seed}: fails the rule, but phase1+2 has started from phase 1; not extended")

@@ -314,6 +314,11 @@ def test_settle_keeps_why_a_failing_row_is_not_extended_further_and_extend_then_
     assert (settled["row"], settled["iterations"], settled["why"]) == ("phase2", 12_000, "at lr/4 the rule would read noise")
     assert settled["verdicts"]["0"].startswith("still improving") and settled["verdicts"]["1"].startswith("plateaued")
     assert d.settle("phase2", "again") == 2 and len(d.settled) == 1
+    assert not d.extend_if_failing("phase2", 0) and not d.extend_if_failing("phase1", 0)
+    log = (tmp_path / "driver.log").read_text()
+    assert "phase2 seed 0: fails the rule after 1 automatic extension(s); reported as not trained out (settled)" in log
+    assert "phase1 seed 0: fails the rule after 1 automatic extension(s); reported as not trained out: `extend` or " \
+           "`settle` decides" in log
     assert d.extend("phase2", 1.5) == 2 and d.budgets["phase2"] == 12_000
     again = _driver(tmp_path)  # a later invocation reads it, and the record keeps it
     assert again.settled == kept["settled"] and again.config("phase2", 0).total_iterations == 12_000
