@@ -8,7 +8,8 @@ from pathlib import Path
 
 import torch
 
-from bench.davis_table1 import PROFILE, _now
+from bench.davis_table1 import PROFILE
+from bench.miniature import _now
 from sofkd_lib.engine.config import make_config
 from sofkd_lib.engine.runtime import hardware
 from sofkd_lib.engine.sources import SyntheticSource

@@ -33,8 +33,8 @@ as not trained out, with why, in the record's extensions.json, NOTES and chapter
 kept in ``ROOT/budgets.json`` with why (that row alone:
 :func:`~sofkd_lib.companion.recording.options.budget_override`), and ``record`` passes it on as
 ``--budget``. The milestones of the lr stay where the run started them
-(:func:`sofkd_lib.engine.train.make_optimizer`). Phase 1+2 starts only once every phase 1 is
-settled, so that phase 1 never grows under a model trained from it.
+(:func:`sofkd_lib.engine.train.make_optimizer`). Phase 1+2 starts only once every phase 1 has
+reached its budget, so that phase 1 never grows under a model trained from it.
 
 The budget (8,000 iterations a phase, :data:`sofkd_lib.engine.config.PROFILES`) was fixed from
 step times measured on the 2-core development machine (``steps``: every variant's train step at
@@ -183,8 +183,8 @@ class DavisDriver(Driver):
         return super().finished(unit, seed)
 
     def needs(self, unit: str, seed: int | None) -> list[tuple[str, int | None]]:
-        """A phase 1+2 starts from its seed's phase 1 once every seed's phase 1 is finished: the row is then
-        settled (extended or not), so that phase 1 never grows under a model trained from it."""
+        """A phase 1+2 starts from its seed's phase 1 once every seed's phase 1 is finished (extended or
+        not), so that phase 1 never grows under a model trained from it."""
         spec = variant_spec(entry(unit).variant)
         return [(spec.init_from, s) for s in self.seeds] if spec.init_from else []
 
