@@ -45,11 +45,14 @@ class Plateau:
     best_tail: float | None  # best PSNR in the tail
     gain_db: float | None  # best_tail - best_before: what the tail still added
     tolerance_db: float
+    min_points: int = MIN_POINTS  # how many validations the test needed
 
     def describe(self) -> str:
         """One line: the verdict and the numbers it rests on."""
+        if self.n_points == 0:
+            return "no validations yet"
         if self.gain_db is None:
-            return f"not enough validations to judge ({self.n_points} < {MIN_POINTS} needed)"
+            return f"not enough validations to judge ({self.n_points} < {self.min_points} needed)"
         verdict = "plateaued" if self.plateaued else "still improving"
         return (f"{verdict}: best of the last {self.n_tail} of {self.n_points} validations "
                 f"{self.best_tail:.3f} dB vs {self.best_before:.3f} dB before "
@@ -75,11 +78,11 @@ def plateau(psnr: Sequence[float], tail_fraction: float = TAIL_FRACTION, toleran
         raise ValueError(f"validation PSNRs must be finite numbers, got {values}")
     n = len(values)
     if n < min_points:
-        return Plateau(False, n, 0, None, None, None, tolerance_db)
+        return Plateau(False, n, 0, None, None, None, tolerance_db, min_points)
     n_tail = tail_length(n, tail_fraction)
     before, tail = max(values[: n - n_tail]), max(values[n - n_tail:])
     gain = tail - before
-    return Plateau(gain <= tolerance_db, n, n_tail, before, tail, gain, tolerance_db)
+    return Plateau(gain <= tolerance_db, n, n_tail, before, tail, gain, tolerance_db, min_points)
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,9 @@ def test_tail_fraction_and_too_few_points():
     few = plateau([1.0, 2.0, 3.0, 3.0, 3.0])
     assert not few.plateaued and few.gain_db is None and few.n_points == 5
     assert few.describe() == "not enough validations to judge (5 < 6 needed)"
+    # the message names the min_points the test was given, and an empty curve says so
+    assert plateau([1.0, 2.0, 3.0], min_points=4).describe() == "not enough validations to judge (3 < 4 needed)"
+    assert plateau([]).describe() == "no validations yet"
     assert plateau([1.0, 1.0], min_points=2).plateaued
 
 
