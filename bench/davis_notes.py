@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from bench.davis_attempts import attempt_lines
 from bench.davis_table1 import (
     COLUMNS,
     DATA_ROOT,
@@ -77,10 +78,13 @@ def notes(driver: DavisDriver) -> str:
         lines.append(f"  - {stats.DATASET_NAMES.get(c['dataset'], c['dataset'])}: teacher {c['teacher_psnr']:.3f} dB, "
                      f"student {c['student_psnr']:.3f} dB, room {r['estimate']:+.3f} dB [{r['low']:+.3f}, "
                      f"{r['high']:+.3f}]: {'enough' if c['enough'] else 'not enough'}.")
+    lines += attempt_lines(driver.run_id)
     if driver.overrides.get("lr_frame_cache"):
-        lines.append("- **Speed.** The models trained after the room kept the degraded LR frames on disk "
-                     "(`lr_frame_cache`), so each training frame was degraded once, not once per run; the "
-                     "batches are the same (`tests/data/test_sampler.py`). The room unit ran without it.")
+        room_too = room["student_config"].get("lr_frame_cache")
+        lines.append(f"- **Speed.** The models trained {'' if room_too else 'after the room '}kept the degraded LR "
+                     f"frames on disk (`lr_frame_cache`), so each training frame was degraded once, not once per run; "
+                     f"the batches are the same (`tests/data/test_sampler.py`)."
+                     f"{'' if room_too else ' The room unit ran without it.'}")
     lines.append(f"- **Schedule.** Profile `{driver.profile}`: lr 1e-3 halved at 40 % and 80 % of each run's budget; "
                  f"batch {driver.config('phase1', 0).batch_size} of {driver.config('phase1', 0).patch_size}² LR patches.")
     for unit in STUDENTS:
@@ -90,7 +94,11 @@ def notes(driver: DavisDriver) -> str:
                      f"{c.lr_gamma:g} after {' and '.join(f'{m:,}' for m in lr_milestones(driver.planned_config(unit)))}.")
     for h in driver.history:
         how = "automatically (the rule, fixed before the run)" if h["by"] == "auto" else "by hand (`extend`)"
-        lines.append(f"  - Extended {how} on {h['when']}: {stats.label(h['row'])} from {h['from']:,} to "
+        when = f"on {h['when']}"
+        if h.get("attempt"):  # the date is known for some carried extensions only
+            when = (f"in attempt {h['attempt']}{'' if str(h['when']).startswith('attempt') else ' ' + when}, "
+                    f"carried (`carry`)")
+        lines.append(f"  - Extended {how} {when}: {stats.label(h['row'])} from {h['from']:,} to "
                      f"{h['to']:,} iterations, every seed, because {h['reason']}.")
     for s in driver.settled:
         lines.append(f"  - Not extended further, decided by hand (`settle`) on {s['when']}: {stats.label(s['row'])} at "

@@ -6,6 +6,7 @@
     python -m bench.davis_table1 record --row phase1                              # a finished row, ahead
     python -m bench.davis_table1 settle --row phase1 --why "…"                    # failing, not extended further
     python -m bench.davis_table1 pause --why "CI"; … ; python -m bench.davis_table1 unpause   # free the cores
+    python -m bench.davis_table1 carry                                            # a new attempt, after a lost one
 
 The teacher is the recorded 320-channel ``teacher-x4`` (:data:`TEACHER`, pinned by its
 sha256): it is not trained here. The students (width 240, profile ``davis-cpu``) train on
@@ -275,7 +276,7 @@ class DavisDriver(Driver):
         rooms = [measure_room(json.loads((folder / f"teacher_{c}.json").read_text()),
                               json.loads((folder / f"{unit}_seed{seed}_{c}.json").read_text())) for c in COLUMNS]
         verdict = {**room_verdict(rooms), "teacher": repo_relative(TEACHER), "teacher_sha256": sha256(TEACHER),
-                   "student": f"{unit} seed {seed}", "student_config": self.config(unit, seed).to_dict(),
+                   "student": f"{unit} seed {seed}", "student_config": self.planned_config(unit).replace(seed=seed).to_dict(),
                    "measured": _now()}
         write_json_atomic(path, verdict)
         for r in rooms:
@@ -307,11 +308,14 @@ class DavisDriver(Driver):
         self.save_overrides()
         code_info = self.snapshot()
         if not (self.root / "room.json").is_file():  # once measured, the room unit is one student among the others
-            threads, self.threads = self.threads, self.room_threads
-            try:  # at the planned budget: the room is measured at the budget fixed for every student
+            # At the planned budget, as in every attempt: a budget carried from an earlier one (`carry`) extends
+            # the room unit afterwards, by resuming.
+            threads, budgets = self.threads, self.budgets
+            self.threads, self.budgets = self.room_threads, {k: v for k, v in budgets.items() if k != ROOM_UNIT[0]}
+            try:
                 self._train_one(*ROOM_UNIT, code_info, may_extend=False)
             finally:
-                self.threads = threads
+                self.threads, self.budgets = threads, budgets
         verdict = self.room()
         self.publish_room()  # at every start: where the book reads it, before any other student trains
         if not verdict["proceed"]:
@@ -524,7 +528,7 @@ class DavisDriver(Driver):
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m bench.davis_table1", description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=("run", "status", "record", "steps", "extend", "settle", "pause",
-                                            "unpause"))
+                                            "unpause", "carry"))
     parser.add_argument("--root", type=Path, default=ROOT, help=f"checkpoints and log (default {ROOT})")
     parser.add_argument("--run-id", default=RUN_ID, help=f"recorded run name (default {RUN_ID})")
     parser.add_argument("--seeds", type=seed_list, default=SEEDS, help="students' seeds (default 0,1,2)")
@@ -566,6 +570,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.row is None or len(args.row) != 1:
             parser.error("settle needs one --row (and --why)")
         return driver.settle(args.row[0], args.why)
+    if args.command == "carry":  # a new attempt at the budgets a lost one had reached (bench/davis_attempts.py)
+        from bench.davis_attempts import carry
+
+        return carry(driver)
     if args.command == "run":
         return driver.run()
     if args.command == "record" and args.row:

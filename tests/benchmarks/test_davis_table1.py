@@ -482,3 +482,63 @@ def test_a_finished_row_is_recorded_ahead_with_the_drivers_threads(tmp_path, mon
     assert threads == 1 and cmd[cmd.index("--variants") + 1:cmd.index("--teacher")] == ["phase1"]
     assert cmd[cmd.index("--seeds") + 1] == "0,1" and "--column" in cmd
     assert "record ahead (phase1, 1 thread(s))" in (tmp_path / "driver.log").read_text()
+
+
+def _lost_attempt(recorded, run_id="davis-test"):
+    """A kept attempt 1 of ``run_id`` under ``recorded``: its budgets, one extension of each kind, a room."""
+    folder = recorded / run_id / "attempt-1"
+    (folder / "room").mkdir(parents=True)
+    (folder / "attempt.json").write_text(json.dumps({
+        "attempt": 1, "started": "2026-12-06", "last_checkpoint": "2026-12-07T16:34:50+00:00",
+        "how_lost": "the machine was replaced", "core_hours": 34.4, "core_hours_source": "the sessions' notes",
+        "budgets": {"student": 24_000, "student-1phase": 8_000, "phase1": 18_000, "phase2": 8_000, "phase1+2": 8_000},
+        "extensions": [{"row": "student", "from": 16_000, "to": 24_000, "factor": 1.5, "by": "auto", "reason": "r1"},
+                       {"row": "phase1", "from": 8_000, "to": 12_000, "factor": 1.5, "by": "auto", "reason": "r2"},
+                       {"row": "phase1", "from": 12_000, "to": 18_000, "factor": 1.5, "by": "extend",
+                        "when": "2026-12-07T09:00:00+00:00", "reason": "r3"}],
+        "settled": [{"row": "phase1", "iterations": 18_000, "when": "2026-12-07T10:59:29+00:00", "why": "still gaining"}],
+        "iterations_at_loss": {"student": [16_000, 15_250], "phase1": [18_000, 18_000]}}))
+    (folder / "room" / "room.json").write_text(json.dumps({
+        "measured": "2026-12-07T00:34:38+00:00", "student": "student seed 0",
+        "columns": [{"dataset": "vid4", "room": {"estimate": 1.0596, "low": 1.0411, "high": 1.0782}}]}))
+
+
+def test_carry_starts_a_new_attempt_at_the_budgets_a_lost_one_reached(tmp_path, monkeypatch, capsys):
+    from bench import davis_attempts
+
+    monkeypatch.setenv("SOFKD_RECORDED", str(tmp_path / "recorded"))
+    d = _driver(tmp_path / "root")
+    assert davis_attempts.carry(d) == 2 and "no earlier attempt" in capsys.readouterr().err
+    _lost_attempt(tmp_path / "recorded")
+    assert davis_attempts.carry(d) == 0
+    again = _driver(tmp_path / "root")  # what `run` reads afterwards
+    # Rows at their planned budget carry nothing; the others keep the planned milestones, as an extension does.
+    assert again.budgets == {"student": 24_000, "phase1": 18_000}
+    c = again.config("phase1", 1)
+    assert (c.total_iterations, c.lr_milestones_at) == (18_000, 8_000)
+    assert again.config("phase2", 0).total_iterations == 8_000 and again.config("student", 0).lr_milestones_at == 16_000
+    # Attempt 1's automatic extension is spent; the one-phase student, never extended there, keeps its own.
+    assert [again.auto_extensions(r) for r in ("student", "phase1", "student-1phase")] == [1, 1, 0]
+    assert [h["attempt"] for h in again.history] == [1, 1, 1] and again.settled == []  # settling is decided anew
+    assert davis_attempts.carry(again) == 2 and "budgets of its own" in capsys.readouterr().err
+    assert "carry: budgets of attempt 1 (student 24,000, phase1 18,000)" in (tmp_path / "root" / "driver.log").read_text()
+    lines = "\n".join(davis_attempts.attempt_lines("davis-test"))
+    assert "**Attempt 1, lost.** Started 2026-12-06" in lines and "about 34.4 core-hours" in lines
+    assert "Its room, measured 2026-12-07T00:34:38+00:00 against student seed 0: Vid4 +1.060 dB [+1.041, +1.078]." in lines
+    assert "iterations trained per seed when lost: " in lines and "16,000/15,250" in lines
+    assert "Settled there on 2026-12-07T10:59:29+00:00" in lines
+
+
+def test_a_carried_student_budget_still_measures_the_room_at_the_planned_budget(tmp_path, monkeypatch):
+    """The room unit trains to the planned 16,000 with the room's threads; then, the room measured, it trains on
+    to the carried 24,000 with one thread beside the others."""
+    if not TEACHER.is_file():
+        pytest.skip(f"the recorded teacher {TEACHER} is not in this checkout")
+    (tmp_path / dt.BUDGETS).write_text(json.dumps({"budgets": {"student": 24_000}, "history": []}))
+    d = _driver(tmp_path, room_threads=2)
+    budgets = []
+    trained = _fake(d, monkeypatch, rooms_enough=True, budgets=budgets)
+    assert d.run() == 0
+    assert trained[0] == ("student", 0, 2) and budgets[0] == ("student", 0, 16_000)
+    assert ("student", 0, 24_000) in budgets[1:] and d.budgets == {"student": 24_000}
+    assert json.loads((tmp_path / dt.BUDGETS).read_text())["budgets"] == {"student": 24_000}
