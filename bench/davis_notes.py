@@ -44,6 +44,17 @@ def result_lines(rec: stats.SeededRun, columns: Sequence[str] = COLUMNS, level: 
     return lines
 
 
+def extension_line(h: dict) -> str:
+    """The NOTES line of one extension of the driver's history, made in this attempt or carried from an earlier
+    one (:mod:`bench.davis_attempts`; the date is known for some carried extensions only)."""
+    how = "automatically (the rule, fixed before the run)" if h["by"] == "auto" else "by hand (`extend`)"
+    when = f"on {h['when']}"
+    if h.get("attempt"):
+        when = f"in attempt {h['attempt']}{'' if h['when'].startswith('attempt') else ' ' + when}, carried (`carry`)"
+    return (f"  - Extended {how} {when}: {stats.label(h['row'])} from {h['from']:,} to {h['to']:,} iterations, "
+            f"every seed, because {h['reason']}.")
+
+
 def notes(driver: DavisDriver) -> str:
     """The record's NOTES.md, every figure read from the recorded run, the room and the driver's files."""
     rec = stats.load_seeded_run(driver.run_id)
@@ -92,14 +103,7 @@ def notes(driver: DavisDriver) -> str:
         planned = "" if unit not in driver.budgets else f" (planned {driver.planned_iterations(unit):,})"
         lines.append(f"  - {stats.label(unit)}: {c.total_iterations:,} iterations{planned}, lr multiplied by "
                      f"{c.lr_gamma:g} after {' and '.join(f'{m:,}' for m in lr_milestones(driver.planned_config(unit)))}.")
-    for h in driver.history:
-        how = "automatically (the rule, fixed before the run)" if h["by"] == "auto" else "by hand (`extend`)"
-        when = f"on {h['when']}"
-        if h.get("attempt"):  # the date is known for some carried extensions only
-            when = (f"in attempt {h['attempt']}{'' if str(h['when']).startswith('attempt') else ' ' + when}, "
-                    f"carried (`carry`)")
-        lines.append(f"  - Extended {how} {when}: {stats.label(h['row'])} from {h['from']:,} to "
-                     f"{h['to']:,} iterations, every seed, because {h['reason']}.")
+    lines += [extension_line(h) for h in driver.history]
     for s in driver.settled:
         lines.append(f"  - Not extended further, decided by hand (`settle`) on {s['when']}: {stats.label(s['row'])} at "
                      f"{s['iterations']:,} iterations is reported as not trained out, because {s['why']}")

@@ -511,7 +511,9 @@ class DavisDriver(Driver):
     def status(self) -> int:
         super().status()
         for h in self.history:
-            print(f"extended ({h['by']}, {h['when']}): {h['row']} {h['from']:,} → {h['to']:,} because {h['reason']}")
+            carried = h.get("attempt") and not h["when"].startswith("attempt")  # a carried entry with its date
+            when = f"attempt {h['attempt']}, {h['when']}" if carried else h["when"]
+            print(f"extended ({h['by']}, {when}): {h['row']} {h['from']:,} → {h['to']:,} because {h['reason']}")
         for s in self.settled:
             print(f"settled ({s['when']}): {s['row']} at {s['iterations']:,}, not extended further, because {s['why']}")
         kept = self.pauses.entries()

@@ -190,6 +190,7 @@ def test_a_tiny_run_goes_from_the_room_to_the_record_and_the_chapter_reads_it(tm
     monkeypatch.setattr(d, "run_record", lambda cmd: commands.append(cmd) or cli(cmd[3:]))
     record_command = d.record_command
     monkeypatch.setattr(d, "record_command", lambda: [*record_command(), "--min-teacher-gain", "none"])
+    _lost_attempt(recorded, dt.RUN_ID)  # an earlier attempt kept beside the record: NOTES and the chapter tell it
     assert d.record() == 0 and commands[0][:4] == ["python", "-m", "sofkd_lib", "record"]
     assert json.loads((recorded / dt.RUN_ID / "room" / "room.json").read_text()) == room
     # Tiny curves still climb: rows were extended automatically, once each, and recorded with those budgets.
@@ -220,6 +221,8 @@ def test_a_tiny_run_goes_from_the_room_to_the_record_and_the_chapter_reads_it(tm
     assert notes.count("seed 1: ") == len(STUDENTS) and "core-hours of training" in notes
     assert "(6 iterations a phase as planned, the extended rows as listed above," in notes and "phase1" in d.budgets
     assert notes.strip() in (recorded / "README.md").read_text()
+    assert "- **Attempt 1, lost.** Started 2026-12-06; last checkpoint 2026-12-07T16:34:50+00:00. The machine was " \
+           "replaced. It had trained about 34.4 core-hours" in notes
     rec = stats.load_seeded_run(dt.RUN_ID, recorded)
     assert set(rec.entries) == {"teacher", *STUDENTS} and rec.seeds == (0, 1)
     # The results on both test columns: the one-sentence answer and every student − the no-KD student.
@@ -252,6 +255,7 @@ def test_a_tiny_run_goes_from_the_room_to_the_record_and_the_chapter_reads_it(tm
     assert "Extensions, in the order they were made" in text
     assert f"**{stats.label(failing[0])} was not extended further** (decided by hand on" in text
     assert "dB per doubling at the last lr" in out.read_text()  # the convergence table's trend column
+    assert "**Attempt 1, lost.**" in text
 
 
 def _curves(d, monkeypatch, curves, finished=None):
@@ -521,12 +525,23 @@ def test_carry_starts_a_new_attempt_at_the_budgets_a_lost_one_reached(tmp_path, 
     assert [again.auto_extensions(r) for r in ("student", "phase1", "student-1phase")] == [1, 1, 0]
     assert [h["attempt"] for h in again.history] == [1, 1, 1] and again.settled == []  # settling is decided anew
     assert davis_attempts.carry(again) == 2 and "budgets of its own" in capsys.readouterr().err
+    assert again.status() == 0
+    out = capsys.readouterr().out
+    assert "extended (auto, attempt 1): student 16,000 → 24,000 because r1" in out
+    assert "extended (extend, attempt 1, 2026-12-07T09:00:00+00:00): phase1 12,000 → 18,000 because r3" in out
     assert "carry: budgets of attempt 1 (student 24,000, phase1 18,000)" in (tmp_path / "root" / "driver.log").read_text()
     lines = "\n".join(davis_attempts.attempt_lines("davis-test"))
     assert "**Attempt 1, lost.** Started 2026-12-06" in lines and "about 34.4 core-hours" in lines
     assert "Its room, measured 2026-12-07T00:34:38+00:00 against student seed 0: Vid4 +1.060 dB [+1.041, +1.078]." in lines
     assert "iterations trained per seed when lost: " in lines and "16,000/15,250" in lines
     assert "Settled there on 2026-12-07T10:59:29+00:00" in lines
+    from bench.davis_notes import extension_line
+
+    assert [extension_line(h) for h in again.history[1:]] == [
+        "  - Extended automatically (the rule, fixed before the run) in attempt 1, carried (`carry`): Proposed "
+        "Phase 1 from 8,000 to 12,000 iterations, every seed, because r2.",
+        "  - Extended by hand (`extend`) in attempt 1 on 2026-12-07T09:00:00+00:00, carried (`carry`): Proposed "
+        "Phase 1 from 12,000 to 18,000 iterations, every seed, because r3."]
 
 
 def test_a_carried_student_budget_still_measures_the_room_at_the_planned_budget(tmp_path, monkeypatch):
