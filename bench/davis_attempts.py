@@ -76,6 +76,24 @@ def carry(driver) -> int:
     return 0
 
 
+def _room_again(attempt: dict, current: Path) -> list[str]:
+    """The NOTES line comparing an earlier attempt's room with the one measured again for the run (none until it
+    is): the same to the last bit, or the difference on each column."""
+    if not current.is_file():
+        return []
+    now, before = json.loads(current.read_text()), attempt["room"]
+    if now.get("measured") == before.get("measured"):  # the earlier attempt's own copy
+        return []
+    if now["columns"] == before["columns"]:
+        return [f"  - Measured again for this attempt on {now['measured']}: the same scores and room "
+                f"on every column, to the last bit."]
+    old = {c["dataset"]: c["room"]["estimate"] for c in before["columns"]}
+    cells = [f"{stats.DATASET_NAMES.get(c['dataset'], c['dataset'])} {c['room']['estimate']:+.3f} dB "
+             f"({c['room']['estimate'] - old[c['dataset']]:+.4f} dB from attempt {attempt['attempt']})"
+             for c in now["columns"] if c["dataset"] in old]
+    return [f"  - Measured again for this attempt on {now['measured']}: {'; '.join(cells)}."]
+
+
 def attempt_lines(run_id: str, root: Path | None = None) -> list[str]:
     """NOTES lines on every earlier attempt: what happened to it, what it cost, the room it measured, and
     what this attempt carries from it."""
@@ -89,6 +107,7 @@ def attempt_lines(run_id: str, root: Path | None = None) -> list[str]:
                      f"[{c['room']['low']:+.3f}, {c['room']['high']:+.3f}]" for c in a["room"]["columns"]]
             lines.append(f"  - Its room, measured {a['room']['measured']} against {a['room']['student']}: "
                          f"{'; '.join(cells)}.")
+            lines += _room_again(a, Path(root or recorded_root()) / run_id / "room" / "room.json")
         reached = ", ".join(f"{stats.label(r)} {n:,}" for r, n in a["budgets"].items())
         done = ", ".join(f"{stats.label(r)} {'/'.join(f'{i:,}' for i in its)}" for r, its in a["iterations_at_loss"].items())
         lines.append(f"  - Budgets it had reached: {reached}; iterations trained per seed when lost: {done}.")

@@ -534,7 +534,18 @@ def test_carry_starts_a_new_attempt_at_the_budgets_a_lost_one_reached(tmp_path, 
     assert "**Attempt 1, lost.** Started 2026-12-06" in lines and "about 34.4 core-hours" in lines
     assert "Its room, measured 2026-12-07T00:34:38+00:00 against student seed 0: Vid4 +1.060 dB [+1.041, +1.078]." in lines
     assert "iterations trained per seed when lost: " in lines and "16,000/15,250" in lines
-    assert "Settled there on 2026-12-07T10:59:29+00:00" in lines
+    assert "Settled there on 2026-12-07T10:59:29+00:00" in lines and "Measured again" not in lines
+    # The room measured again for the new attempt, beside the record: to the last bit, or by how much it moved.
+    kept = json.loads((tmp_path / "recorded" / "davis-test" / "attempt-1" / "room" / "room.json").read_text())
+    (tmp_path / "recorded" / "davis-test" / "room").mkdir()
+    again_room = tmp_path / "recorded" / "davis-test" / "room" / "room.json"
+    again_room.write_text(json.dumps({**kept, "measured": "2026-12-07T19:30:00+00:00"}))
+    assert ("  - Measured again for this attempt on 2026-12-07T19:30:00+00:00: the same scores and room on every "
+            "column, to the last bit.") in davis_attempts.attempt_lines("davis-test")
+    kept["columns"][0]["room"]["estimate"] = 1.0
+    again_room.write_text(json.dumps({**kept, "measured": "2026-12-07T19:30:00+00:00"}))
+    assert ("  - Measured again for this attempt on 2026-12-07T19:30:00+00:00: Vid4 +1.000 dB (-0.0596 dB from "
+            "attempt 1).") in davis_attempts.attempt_lines("davis-test")
     from bench.davis_notes import extension_line
 
     assert [extension_line(h) for h in again.history[1:]] == [
