@@ -15,9 +15,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sofkd_lib.companion import stats
 from sofkd_lib.weights.pretrained import recorded_root
+
+if TYPE_CHECKING:
+    from bench.davis_table1 import DavisDriver
 
 ATTEMPT_FILE = "attempt.json"
 
@@ -52,7 +56,15 @@ def carried(attempt: dict, planned: dict[str, int]) -> tuple[dict[str, int], lis
     return budgets, history
 
 
-def carry(driver) -> int:
+def carried_from(extension: dict) -> tuple[int, str | None] | None:
+    """The attempt an extension of the driver's history was carried from and its date there (None where that
+    went with the machine); None for an extension made in this attempt."""
+    if not extension.get("attempt"):
+        return None
+    return extension["attempt"], None if extension["when"].startswith("attempt") else extension["when"]
+
+
+def carry(driver: DavisDriver) -> int:
     """Start ``driver``'s attempt at the last earlier attempt's budgets (ROOT/budgets.json); refused once this
     attempt has budgets of its own. Returns an exit status."""
     from bench.davis_table1 import BUDGETS, STUDENTS

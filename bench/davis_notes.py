@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from bench.davis_attempts import attempt_lines
+from bench.davis_attempts import attempt_lines, carried_from
 from bench.davis_table1 import (
     COLUMNS,
     DATA_ROOT,
@@ -49,8 +49,8 @@ def extension_line(h: dict) -> str:
     one (:mod:`bench.davis_attempts`; the date is known for some carried extensions only)."""
     how = "automatically (the rule, fixed before the run)" if h["by"] == "auto" else "by hand (`extend`)"
     when = f"on {h['when']}"
-    if h.get("attempt"):
-        when = f"in attempt {h['attempt']}{'' if h['when'].startswith('attempt') else ' ' + when}, carried (`carry`)"
+    if carried := carried_from(h):
+        when = f"in attempt {carried[0]}{'' if carried[1] is None else ' ' + when}, carried (`carry`)"
     return (f"  - Extended {how} {when}: {stats.label(h['row'])} from {h['from']:,} to {h['to']:,} iterations, "
             f"every seed, because {h['reason']}.")
 

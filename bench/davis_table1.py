@@ -55,6 +55,7 @@ import sys
 import threading
 from pathlib import Path
 
+from bench.davis_attempts import carried_from, carry
 from bench.miniature import _CLI, REPO, Driver, _now, check_configs, run_overrides, unit_name
 from bench.pauses import Pauses
 from sofkd_lib.cli.argtypes import positive_float, positive_int, seed_list
@@ -511,8 +512,8 @@ class DavisDriver(Driver):
     def status(self) -> int:
         super().status()
         for h in self.history:
-            carried = h.get("attempt") and not h["when"].startswith("attempt")  # a carried entry with its date
-            when = f"attempt {h['attempt']}, {h['when']}" if carried else h["when"]
+            carried = carried_from(h)
+            when = h["when"] if carried is None or carried[1] is None else f"attempt {carried[0]}, {carried[1]}"
             print(f"extended ({h['by']}, {when}): {h['row']} {h['from']:,} → {h['to']:,} because {h['reason']}")
         for s in self.settled:
             print(f"settled ({s['when']}): {s['row']} at {s['iterations']:,}, not extended further, because {s['why']}")
@@ -573,8 +574,6 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("settle needs one --row (and --why)")
         return driver.settle(args.row[0], args.why)
     if args.command == "carry":  # a new attempt at the budgets a lost one had reached (bench/davis_attempts.py)
-        from bench.davis_attempts import carry
-
         return carry(driver)
     if args.command == "run":
         return driver.run()
