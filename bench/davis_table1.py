@@ -190,6 +190,16 @@ class DavisDriver(Driver):
         spec = variant_spec(entry(unit).variant)
         return [(spec.init_from, s) for s in self.seeds] if spec.init_from else []
 
+    def held(self, unit: str, seed: int | None) -> bool:
+        """A finished model that fails the rule after its row's automatic extensions, in a row not settled:
+        nothing trains from it until ``extend`` or ``settle`` decides (a phase 1+2 would fix its phase 1)."""
+        if self.settlement(unit):
+            return False
+        try:
+            return seed in self._failing(unit)
+        except FileNotFoundError:  # a run without validations cannot be judged (tests' stand-ins)
+            return False
+
     def step_seconds(self, unit: str) -> float:
         """Seconds a train step of ``unit`` took at this driver's threads (:data:`STEPS_FILE`; 1 when not
         measured)."""
@@ -363,6 +373,10 @@ class DavisDriver(Driver):
         write_json_atomic(self.root / BUDGETS, {"budgets": self.budgets, "history": self.history,
                                                 "settled": self.settled})
 
+    def settlement(self, row: str) -> dict | None:
+        """How ``row`` was settled (``settle``), or None."""
+        return next((s for s in self.settled if s["row"] == row), None)
+
     def auto_extensions(self, row: str) -> int:
         return sum(h["row"] == row and h["by"] == "auto" for h in self.history)
 
@@ -391,9 +405,9 @@ class DavisDriver(Driver):
         if verdict.plateaued:
             return False
         if self.auto_extensions(unit) >= AUTO_EXTENSIONS:
-            settled = any(s["row"] == unit for s in self.settled)
             self.log(f"{unit} seed {seed}: fails the rule after {AUTO_EXTENSIONS} automatic extension(s); reported "
-                     f"as not trained out" + (" (settled)" if settled else ": `extend` or `settle` decides"))
+                     f"as not trained out" + (" (settled)" if self.settlement(unit) else
+                                              ": `extend` or `settle` decides; nothing trains from it until then"))
             return False
         if self._phase1_in_use(unit):
             self.log(f"{unit} seed {seed}: fails the rule, but phase1+2 has started from phase 1; not extended")
@@ -408,7 +422,7 @@ class DavisDriver(Driver):
         lock = self.hold_lock()
         if lock is None:
             return 1
-        if settled := next((s for s in self.settled if s["row"] == row), None):
+        if settled := self.settlement(row):
             print(f"extend: {row} was settled on {settled['when']}, not to be extended further: {settled['why']}",
                   file=sys.stderr)
             return 2
@@ -453,7 +467,7 @@ class DavisDriver(Driver):
         missing = [s for s in self.seeds if not self.finished(row, s)]
         if missing:
             problem = f"seed(s) {missing} not finished"
-        elif any(s["row"] == row for s in self.settled):
+        elif self.settlement(row):
             problem = "settled already"
         elif not why.strip():
             problem = "--why is empty"

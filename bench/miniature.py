@@ -368,6 +368,11 @@ class Driver:
             self.train(variant, seed, code_info)
             self.log(f"{name}: {self.plateau_line(variant, seed)}")
 
+    def held(self, variant: str, seed: int | None) -> bool:
+        """Whether the runs that start from this finished one must wait (a subclass holds a model that awaits a
+        decision by hand); none here."""
+        return False
+
     def _train_students(self, units: list[tuple[str, int | None]], code_info: dict) -> list[tuple[str, int | None]]:
         """Every unit, ``self.jobs`` at a time, each once the runs it starts from are finished. Of the units
         ready to start, the one of highest :meth:`priority` goes first (list order among equals). A unit
@@ -377,7 +382,8 @@ class Driver:
         waiting, running, done, failures = list(units), set(), [], []
 
         def ready(unit: tuple[str, int | None]) -> bool:  # a need still running may yet grow (a judged row)
-            return all(self.finished(*need) and need not in running for need in self.needs(*unit))
+            return all(self.finished(*need) and need not in running and not self.held(*need)
+                       for need in self.needs(*unit))
 
         def worker() -> None:
             while True:
@@ -394,7 +400,8 @@ class Driver:
                             running.add(unit)
                             break
                         if not running:  # nothing can start and nothing will finish
-                            failures.append(RuntimeError(f"no run can start: {waiting} wait for unfinished runs"))
+                            failures.append(RuntimeError(f"no run can start: {waiting} wait for unfinished or "
+                                                         f"held runs"))
                             changed.notify_all()
                             return
                         changed.wait(timeout=30)  # also wakes for a unit sent back by a grown budget
